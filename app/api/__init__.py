@@ -1,0 +1,17 @@
+"""The JSON API under /api/v1."""
+
+from litestar import Router
+
+from app.api.accounts import AuthController, MeController, SpecialtyController, UserController
+from app.api.requests import RequestController
+
+api_router = Router(
+    path="/api/v1",
+    route_handlers=[
+        AuthController,
+        MeController,
+        SpecialtyController,
+        UserController,
+        RequestController,
+    ],
+)

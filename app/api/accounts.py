@@ -1,0 +1,119 @@
+"""Login, the caller's profile, specialties and user management."""
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlmodel import Field, SQLModel
+
+from app.auth import issue_token, requires
+from app.context import AppContext
+from app.services import specialties as specialty_service
+from app.services import users as user_service
+from models import Role, SpecialtyCreate, SpecialtyRead, User, UserCreate, UserRead, UserUpdate
+
+
+class LoginCreate(SQLModel):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenRead(SQLModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["comptes"]
+
+    @post("/login", status_code=200, exclude_from_auth=True)
+    async def login(self, data: JSONBody[LoginCreate], context: NamedDependency[AppContext]) -> TokenRead:
+        """Exchange an e-mail and password for a bearer token."""
+        async with context.db.reading() as session:
+            user = await user_service.authenticate(session, data.email, data.password)
+        if user is None:
+            raise NotAuthorizedException("Adresse e-mail ou mot de passe incorrect.")
+        auth = context.jwt_auth
+        return TokenRead(
+            access_token=issue_token(auth, user),
+            expires_in=int(context.settings.token_ttl.total_seconds()),
+        )
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["comptes"]
+
+    @get("/")
+    async def me(
+        self, context: NamedDependency[AppContext], current_user: NamedDependency[User]
+    ) -> UserRead:
+        """Return the caller's own account."""
+        async with context.db.reading() as session:
+            return (await user_service.to_read(session, [current_user]))[0]
+
+
+class SpecialtyController(Controller):
+    path = "/specialties"
+    tags = ["spécialités"]
+
+    @get("/")
+    async def list_specialties(
+        self, context: NamedDependency[AppContext]
+    ) -> list[SpecialtyRead]:
+        """List the specialties and sub-specialties of the ESS."""
+        async with context.db.reading() as session:
+            return await specialty_service.list_specialties(session)
+
+    @post("/", guards=[requires(Role.COORDINATOR)])
+    async def create_specialty(
+        self, data: JSONBody[SpecialtyCreate], context: NamedDependency[AppContext]
+    ) -> SpecialtyRead:
+        """Add a specialty with its sub-specialties."""
+        async with context.db.transaction() as session:
+            return await specialty_service.create_specialty(session, data)
+
+
+class UserController(Controller):
+    path = "/users"
+    tags = ["comptes"]
+    guards = [requires(Role.COORDINATOR)]  # noqa: RUF012
+
+    @post("/")
+    async def create_user(self, data: JSONBody[UserCreate], context: NamedDependency[AppContext]) -> UserRead:
+        """Create an account (requester, specialist or coordinator)."""
+        async with context.db.transaction() as session:
+            user = await user_service.create_user(
+                session, data, now=context.clock.now(),
+                default_capacity=context.settings.default_capacity,
+            )
+            return (await user_service.to_read(session, [user]))[0]
+
+    @get("/")
+    async def list_users(
+        self,
+        context: NamedDependency[AppContext],
+        role: Annotated[Role | None, QueryParameter(name="role", required=False)] = None,
+    ) -> list[UserRead]:
+        """List accounts, optionally of one role."""
+        async with context.db.reading() as session:
+            users = await user_service.list_users(session, role)
+            return await user_service.to_read(session, users)
+
+    @patch("/{user_id:uuid}")
+    async def update_user(
+        self, user_id: FromPath[uuid.UUID], data: JSONBody[UserUpdate], context: NamedDependency[AppContext]
+    ) -> UserRead:
+        """Activate or deactivate an account, change a specialist's capacity or sub-specialties."""
+        async with context.db.transaction() as session:
+            user = await user_service.get_user(session, user_id)
+            user = await user_service.update_user(
+                session, user, active=data.active, capacity=data.capacity,
+                subspecialties=data.subspecialties,
+            )
+            return (await user_service.to_read(session, [user]))[0]

@@ -1,0 +1,127 @@
+"""Téléexpertise requests: submission, the specialist's queue, answers and history."""
+
+import uuid
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from app.auth import requires
+from app.context import AppContext
+from app.services import requests as service
+from models import (
+    AnswerCreate,
+    AssignCreate,
+    CloseCreate,
+    DeclineCreate,
+    EventRead,
+    RequestCreate,
+    RequestPage,
+    RequestRead,
+    Role,
+    Status,
+    User,
+)
+
+Context = NamedDependency[AppContext]
+CurrentUser = NamedDependency[User]
+
+
+class RequestController(Controller):
+    path = "/requests"
+    tags = ["demandes"]
+
+    @post("/", guards=[requires(Role.REQUESTER)])
+    async def submit(self, data: JSONBody[RequestCreate], context: Context,
+                     current_user: CurrentUser) -> RequestRead:
+        """Submit a request for a specialist opinion; it is dispatched at once."""
+        async with context.db.transaction() as session:
+            request = await service.submit(session, current_user, data,
+                                           now=context.clock.now(), zone=context.zone)
+        return service.to_read(request, current_user)
+
+    @get("/")
+    async def list_requests(
+        self,
+        context: Context,
+        current_user: CurrentUser,
+        status: Annotated[Status | None, QueryParameter(name="status", required=False)] = None,
+        limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(name="offset", ge=0)] = 0,
+    ) -> RequestPage:
+        """List the requests the caller may see, newest first."""
+        async with context.db.reading() as session:
+            items, total = await service.list_visible(
+                session, current_user, status=status, limit=limit, offset=offset)
+        return RequestPage(items=[service.to_read(r, current_user) for r in items], total=total)
+
+    @get("/{request_id:uuid}")
+    async def get_request(self, request_id: FromPath[uuid.UUID], context: Context,
+                          current_user: CurrentUser) -> RequestRead:
+        """Return one request."""
+        async with context.db.reading() as session:
+            request = await service.get_visible(session, current_user, request_id)
+        return service.to_read(request, current_user)
+
+    @post("/{request_id:uuid}/accept", status_code=200, guards=[requires(Role.SPECIALIST)])
+    async def accept(self, request_id: FromPath[uuid.UUID], context: Context,
+                     current_user: CurrentUser) -> RequestRead:
+        """Accept a request assigned to you."""
+        async with context.db.transaction() as session:
+            request = await service.accept(session, current_user, request_id,
+                                           now=context.clock.now())
+        return service.to_read(request, current_user)
+
+    @post("/{request_id:uuid}/decline", status_code=200, guards=[requires(Role.SPECIALIST)])
+    async def decline(self, request_id: FromPath[uuid.UUID], data: JSONBody[DeclineCreate], context: Context,
+                      current_user: CurrentUser) -> RequestRead:
+        """Decline a request; it goes to another specialist, never back to you."""
+        async with context.db.transaction() as session:
+            request = await service.decline(session, current_user, request_id, data.reason,
+                                            now=context.clock.now())
+        return service.to_read(request, current_user)
+
+    @post("/{request_id:uuid}/answer", status_code=200, guards=[requires(Role.SPECIALIST)])
+    async def answer(self, request_id: FromPath[uuid.UUID], data: JSONBody[AnswerCreate], context: Context,
+                     current_user: CurrentUser) -> RequestRead:
+        """Give the specialist opinion."""
+        async with context.db.transaction() as session:
+            request = await service.answer(session, current_user, request_id, data,
+                                           now=context.clock.now())
+        return service.to_read(request, current_user)
+
+    @post("/{request_id:uuid}/close", status_code=200, guards=[requires(Role.REQUESTER)])
+    async def close(self, request_id: FromPath[uuid.UUID], data: JSONBody[CloseCreate], context: Context,
+                    current_user: CurrentUser) -> RequestRead:
+        """Close an answered request with the close-out feedback."""
+        async with context.db.transaction() as session:
+            request = await service.close(session, current_user, request_id, data,
+                                          now=context.clock.now())
+        return service.to_read(request, current_user)
+
+    @post("/{request_id:uuid}/cancel", status_code=200, guards=[requires(Role.REQUESTER)])
+    async def cancel(self, request_id: FromPath[uuid.UUID], context: Context,
+                     current_user: CurrentUser) -> RequestRead:
+        """Cancel a request that has not been answered yet."""
+        async with context.db.transaction() as session:
+            request = await service.cancel(session, current_user, request_id,
+                                           now=context.clock.now())
+        return service.to_read(request, current_user)
+
+    @post("/{request_id:uuid}/assign", status_code=200, guards=[requires(Role.COORDINATOR)])
+    async def assign(self, request_id: FromPath[uuid.UUID], data: JSONBody[AssignCreate], context: Context,
+                     current_user: CurrentUser) -> RequestRead:
+        """Assign a request by hand (capacity may be exceeded; the event says so)."""
+        async with context.db.transaction() as session:
+            request = await service.assign_manually(session, current_user, request_id,
+                                                    data.assignee_id, now=context.clock.now())
+        return service.to_read(request, current_user)
+
+    @get("/{request_id:uuid}/events")
+    async def events(self, request_id: FromPath[uuid.UUID], context: Context,
+                     current_user: CurrentUser) -> list[EventRead]:
+        """The request's history, with the dispatcher's reasons."""
+        async with context.db.reading() as session:
+            events = await service.history(session, current_user, request_id)
+        return [EventRead.model_validate(e, from_attributes=True) for e in events]

@@ -1,0 +1,216 @@
+"""The ``ess-router`` command line."""
+
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import click
+from pydantic import ValidationError
+
+from config import ConfigurationError, get_settings
+from config.settings import Settings
+from models.errors import DomainError
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """A one-line message for the operator; the command exits non-zero."""
+
+
+def _run(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(coro_fn())
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CommandError(f"réglage invalide ESS_{where.upper()}: {first['msg']}") from exc
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "valeur"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{field} : {message}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Téléexpertise d'une équipe de soins spécialisés (ESS)."""
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--demo", is_flag=True, help="Seed a demo ESS into an empty database.")
+def serve(host: str, port: int, demo: bool) -> None:
+    """Apply migrations, then serve the API, the web pages and the background jobs."""
+    import uvicorn
+
+    from app.main import build_context, create_app
+    from migrations import upgrade_database
+
+    settings = _settings()
+    settings.resolved_secret_key()
+    _run(lambda: upgrade_database(settings.database_url))
+    context = build_context()
+    if demo:
+        logins = _run(lambda: _seed_demo(context))
+        if logins:
+            from app.demo import DEMO_PASSWORD
+
+            click.echo("Démo ESS créée. Comptes (mot de passe pour tous : " + DEMO_PASSWORD + ") :")
+            for role, name, email in logins:
+                click.echo(f"  {role:<12} {email:<42} {name}")
+        else:
+            click.echo("La base contient déjà des comptes : la démo n'a pas été ajoutée.")
+    click.echo(f"ess-router sur http://{host}:{port} (API : /api/v1, OpenAPI : /schema/openapi.json)")
+    uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+
+
+async def _seed_demo(context: Any) -> list[tuple[str, str, str]] | None:
+    from app.demo import seed_demo
+
+    try:
+        async with context.db.transaction() as session:
+            return await seed_demo(session, now=context.clock.now())
+    finally:
+        await context.db.dispose()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations and exit."""
+    from migrations import upgrade_database
+
+    settings = _settings()
+    _run(lambda: upgrade_database(settings.database_url))
+    click.echo("Base de données à jour.")
+
+
+@cli.group()
+def user() -> None:
+    """Accounts."""
+
+
+@user.command("create")
+@click.option("--role", required=True, type=click.Choice(["requester", "specialist", "coordinator"]))
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--rpps", default=None)
+@click.option("--password", default=None, help="Prompted for (or ESS_NEW_PASSWORD) if omitted.")
+@click.option("--specialty", default=None)
+@click.option("--subspecialty", "subspecialties", multiple=True)
+@click.option("--capacity", default=None, type=click.IntRange(0, 1000))
+@click.option("--treating-physician", is_flag=True, help="A médecin traitant (requesters).")
+def user_create(role: str, email: str, name: str, rpps: str | None, password: str | None,
+                specialty: str | None, subspecialties: tuple[str, ...], capacity: int | None,
+                treating_physician: bool) -> None:
+    """Create a user and print its id."""
+    from models import UserCreate
+
+    password = password or os.environ.get("ESS_NEW_PASSWORD") or _prompt_password()
+    try:
+        data = UserCreate(role=role, email=email, name=name, rpps=rpps, password=password,
+                          specialty=specialty, subspecialties=list(subspecialties),
+                          capacity=capacity, treating_physician=treating_physician)
+    except ValidationError as exc:
+        raise CommandError(_validation_message(exc)) from exc
+    settings = _settings()
+
+    async def create() -> str:
+        from app.main import build_context
+        from app.services.users import create_user
+
+        context = build_context()
+        try:
+            async with context.db.transaction() as session:
+                created = await create_user(session, data, now=context.clock.now(),
+                                            default_capacity=settings.default_capacity)
+                return str(created.id)
+        finally:
+            await context.db.dispose()
+
+    click.echo(_run(create))
+
+
+def _prompt_password() -> str:
+    if not sys.stdin.isatty():
+        raise CommandError("mot de passe requis : --password, ESS_NEW_PASSWORD, ou un terminal")
+    first = getpass.getpass("Mot de passe : ")
+    if first != getpass.getpass("Confirmez : "):
+        raise CommandError("les deux mots de passe diffèrent")
+    return first
+
+
+@cli.command()
+@click.argument("email")
+@click.option("--ttl", default=None, type=click.IntRange(60, 31_536_000),
+              help="Lifetime in seconds (default ESS_TOKEN_TTL).")
+def token(email: str, ttl: int | None) -> None:
+    """Print a bearer token for that user (for API clients and scripts)."""
+
+    async def make() -> str:
+        from app.auth import build_jwt_auth
+        from app.main import build_context
+        from app.services.users import get_user_by_email
+
+        context = build_context()
+        try:
+            async with context.db.reading() as session:
+                found = await get_user_by_email(session, email)
+        finally:
+            await context.db.dispose()
+        if not found.active:
+            raise CommandError(f"le compte {email} est désactivé")
+        auth = build_jwt_auth(context)
+        expiration = timedelta(seconds=ttl) if ttl else context.settings.token_ttl
+        return auth.create_token(identifier=str(found.id), token_expiration=expiration)
+
+    click.echo(_run(make))
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning every expected failure into one line."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("ess-router: interrompu", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"ess-router: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (CommandError, ConfigurationError, DomainError) as exc:
+        click.echo(f"ess-router: {exc}", err=True)
+        sys.exit(1)
+    except ValidationError as exc:
+        click.echo(f"ess-router: {_validation_message(exc)}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"ess-router: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # database unreachable, broken schema…: still one line
+        click.echo(f"ess-router: erreur inattendue ({type(exc).__name__}: {_first_line(exc)})",
+                   err=True)
+        sys.exit(1)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The Litestar application: ``create_app()``."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.security.jwt import Token
+
+from app.api import api_router
+from app.auth import build_jwt_auth
+from app.context import AppContext
+from app.errors import internal_error_handler, problem_details_plugin
+from config import SystemClock, get_settings
+from models import User
+from models.database import Database
+
+logger = logging.getLogger("ess_router")
+
+
+@get("/health", exclude_from_auth=True, tags=["service"])
+async def health() -> dict[str, str]:
+    """Say whether the service is up."""
+    return {"status": "ok"}
+
+
+def build_context() -> AppContext:
+    settings = get_settings()
+    return AppContext(settings=settings, db=Database(settings.database_url), clock=SystemClock())
+
+
+def create_app(context: AppContext | None = None) -> Litestar:
+    """Build the application around ``context`` (settings, database, clock)."""
+    context = context or build_context()
+    jwt_auth = build_jwt_auth(context)
+    context.jwt_auth = jwt_auth
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await context.db.dispose()
+
+    def provide_context() -> AppContext:
+        return context
+
+    def provide_user(request: Request[User, Token, Any]) -> User:
+        return request.user
+
+    return Litestar(
+        route_handlers=[health, api_router],
+        dependencies={
+            "context": Provide(provide_context, sync_to_thread=False),
+            "current_user": Provide(provide_user, sync_to_thread=False),
+        },
+        on_app_init=[jwt_auth.on_app_init],
+        plugins=[problem_details_plugin],
+        exception_handlers={Exception: internal_error_handler},
+        lifespan=[lifespan],
+        state={"context": context},
+        openapi_config=OpenAPIConfig(
+            title="ess-router",
+            version="0.1.0",
+            description="Téléexpertise d'une équipe de soins spécialisés (ESS).",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+        ),
+        debug=False,
+    )

@@ -1,0 +1,282 @@
+"""The téléexpertise flow: submit, accept, decline, answer, close, cancel, assign."""
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, func, select, text, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import (
+    OPEN_STATUSES,
+    Action,
+    AnswerCreate,
+    CloseCreate,
+    EventKind,
+    Outcome,
+    PatientIdentity,
+    Request,
+    RequestCreate,
+    RequestDecline,
+    RequestEvent,
+    RequestRead,
+    Role,
+    Specialty,
+    Status,
+    Subspecialty,
+    User,
+    check_transition,
+)
+from models.errors import ConflictError, InvalidInputError, NotFoundError
+from models.history import record
+from router import assign, dispatch
+
+NOT_FOUND = "Demande introuvable."
+
+
+def visible_to(viewer: User) -> ColumnElement[bool]:
+    """The one rule of who sees which request: own, assigned, or all for the coordinator."""
+    if viewer.role == Role.COORDINATOR:
+        return true()
+    if viewer.role == Role.SPECIALIST:
+        return Request.assignee_id == viewer.id
+    return Request.requester_id == viewer.id
+
+
+async def get_visible(session: AsyncSession, viewer: User, request_id: uuid.UUID) -> Request:
+    request = (
+        await session.execute(
+            select(Request).where(Request.id == request_id, visible_to(viewer))
+        )
+    ).scalar_one_or_none()
+    if request is None:
+        raise NotFoundError(NOT_FOUND)
+    return request
+
+
+async def list_visible(
+    session: AsyncSession, viewer: User, *, status: Status | None, limit: int, offset: int
+) -> tuple[list[Request], int]:
+    condition = visible_to(viewer)
+    if status is not None:
+        condition = condition & (Request.status == status)
+    total = (await session.execute(select(func.count()).where(condition))).scalar_one()
+    items = (
+        await session.execute(
+            select(Request)
+            .where(condition)
+            .order_by(Request.submitted_at.desc(), Request.reference.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    ).scalars()
+    return list(items), total
+
+
+async def history(session: AsyncSession, viewer: User, request_id: uuid.UUID) -> list[RequestEvent]:
+    await get_visible(session, viewer, request_id)
+    return list(
+        (
+            await session.execute(
+                select(RequestEvent)
+                .where(RequestEvent.request_id == request_id)
+                .order_by(RequestEvent.seq)
+            )
+        ).scalars()
+    )
+
+
+async def next_reference(session: AsyncSession, year: int) -> str:
+    """Hand out the next ``TE-<year>-NNNNNN`` (the row lock serialises concurrent submitters)."""
+    await session.execute(
+        text("INSERT INTO reference_counter (year, last) VALUES (:y, 0) ON CONFLICT DO NOTHING"),
+        {"y": year},
+    )
+    number = (
+        await session.execute(
+            text("UPDATE reference_counter SET last = last + 1 WHERE year = :y RETURNING last"),
+            {"y": year},
+        )
+    ).scalar_one()
+    return f"TE-{year}-{number:06d}"
+
+
+async def submit(
+    session: AsyncSession, requester: User, data: RequestCreate, *, now: datetime, zone: ZoneInfo
+) -> Request:
+    """Record a new request and dispatch it at once."""
+    if await session.get(Specialty, data.specialty) is None:
+        raise InvalidInputError(f"Spécialité inconnue : « {data.specialty} ».", field="specialty")
+    if data.subspecialty is not None and (
+        await session.get(Subspecialty, (data.specialty, data.subspecialty)) is None
+    ):
+        raise InvalidInputError(
+            f"Sur-spécialité inconnue pour « {data.specialty} » : « {data.subspecialty} ».",
+            field="subspecialty",
+        )
+    request = Request(
+        reference=await next_reference(session, now.astimezone(zone).year),
+        status=Status.PENDING,
+        priority=data.priority,
+        specialty_code=data.specialty,
+        subspecialty_code=data.subspecialty,
+        requester_id=requester.id,
+        question=data.question,
+        patient=data.patient.model_dump_json(),
+        consent=data.consent,
+        submitted_at=now,
+    )
+    session.add(request)
+    await session.flush()
+    record(session, request, EventKind.SUBMITTED, at=now, actor_id=requester.id,
+           detail={"priority": request.priority})
+    await dispatch(session, request, now=now)
+    await session.flush()
+    return request
+
+
+async def accept(session: AsyncSession, viewer: User, request_id: uuid.UUID, *,
+                 now: datetime) -> Request:
+    request = await get_visible(session, viewer, request_id)
+    check_transition(Action.ACCEPT, request.status)
+    request.accepted_at = now
+    record(session, request, EventKind.ACCEPTED, at=now, actor_id=viewer.id,
+           to_status=Status.ACCEPTED)
+    await session.flush()
+    return request
+
+
+async def decline(session: AsyncSession, viewer: User, request_id: uuid.UUID, reason: str, *,
+                  now: datetime) -> Request:
+    """Hand the request back; it goes to the next eligible specialist, never back here."""
+    already = await session.get(RequestDecline, (request_id, viewer.id))
+    if already is not None:
+        raise ConflictError("Vous avez déjà décliné cette demande.")
+    request = await get_visible(session, viewer, request_id)
+    check_transition(Action.DECLINE, request.status)
+    session.add(RequestDecline(request_id=request.id, specialist_id=viewer.id,
+                               reason=reason, declined_at=now))
+    record(session, request, EventKind.DECLINED, at=now, actor_id=viewer.id,
+           detail={"reason": reason})
+    await session.flush()
+    await dispatch(session, request, now=now)
+    await session.flush()
+    return request
+
+
+async def answer(session: AsyncSession, viewer: User, request_id: uuid.UUID,
+                 data: AnswerCreate, *, now: datetime) -> Request:
+    request = await get_visible(session, viewer, request_id)
+    check_transition(Action.ANSWER, request.status)
+    if data.appointment_at is not None and data.outcome in (Outcome.ADVICE,):
+        raise InvalidInputError(
+            "Une date de rendez-vous n'a de sens que si l'avis conduit à une consultation "
+            "ou une orientation.", field="appointment_at")
+    request.answer = data.answer
+    request.outcome = data.outcome
+    request.appointment_at = data.appointment_at
+    request.answered_at = now
+    if request.accepted_at is None:
+        request.accepted_at = now
+    record(session, request, EventKind.ANSWERED, at=now, actor_id=viewer.id,
+           to_status=Status.ANSWERED, detail={"outcome": data.outcome})
+    await session.flush()
+    return request
+
+
+async def close(session: AsyncSession, viewer: User, request_id: uuid.UUID,
+                data: CloseCreate, *, now: datetime) -> Request:
+    request = await get_visible(session, viewer, request_id)
+    check_transition(Action.CLOSE, request.status)
+    request.usefulness = data.usefulness
+    request.referral_avoided = data.referral_avoided
+    request.close_comment = data.comment
+    request.closed_at = now
+    record(session, request, EventKind.CLOSED, at=now, actor_id=viewer.id,
+           to_status=Status.CLOSED,
+           detail={"usefulness": data.usefulness, "referral_avoided": data.referral_avoided})
+    await session.flush()
+    return request
+
+
+async def cancel(session: AsyncSession, viewer: User, request_id: uuid.UUID, *,
+                 now: datetime) -> Request:
+    request = await get_visible(session, viewer, request_id)
+    check_transition(Action.CANCEL, request.status)
+    request.cancelled_at = now
+    record(session, request, EventKind.CANCELLED, at=now, actor_id=viewer.id,
+           to_status=Status.CANCELLED)
+    await session.flush()
+    return request
+
+
+async def assign_manually(session: AsyncSession, coordinator: User, request_id: uuid.UUID,
+                          assignee_id: uuid.UUID, *, now: datetime) -> Request:
+    """Let the coordinator choose; capacity may be exceeded, the other rules may not."""
+    request = await get_visible(session, coordinator, request_id)
+    check_transition(Action.ASSIGN, request.status)
+    target = await session.get(User, assignee_id)
+    if target is None or target.role != Role.SPECIALIST:
+        raise InvalidInputError("Le destinataire doit être un spécialiste de l'ESS.",
+                                field="assignee_id")
+    if not target.active:
+        raise InvalidInputError(f"Le compte de {target.name} est désactivé.", field="assignee_id")
+    if target.specialty_code != request.specialty_code:
+        raise InvalidInputError(
+            f"{target.name} n'exerce pas la spécialité « {request.specialty_code} ».",
+            field="assignee_id")
+    if target.id == request.requester_id:
+        raise InvalidInputError("L'auteur de la demande ne peut pas en être l'expert.",
+                                field="assignee_id")
+    if await session.get(RequestDecline, (request.id, target.id)) is not None:
+        raise InvalidInputError(f"{target.name} a déjà décliné cette demande.",
+                                field="assignee_id")
+    if request.assignee_id == target.id:
+        raise ConflictError(f"La demande est déjà attribuée à {target.name}.")
+    open_count = (
+        await session.execute(
+            select(func.count()).where(Request.assignee_id == target.id,
+                                       Request.status.in_(list(OPEN_STATUSES)))
+        )
+    ).scalar_one()
+    over = open_count >= (target.capacity or 0)
+    reason = f"attribution manuelle par {coordinator.name}"
+    if over:
+        reason += f" (au-delà de la capacité : {open_count}/{target.capacity or 0})"
+    await assign(session, request, target.id, now=now, actor_id=coordinator.id,
+                 detail={"reason": reason, "rule": "manual", "over_capacity": over})
+    await session.flush()
+    return request
+
+
+def to_read(request: Request, viewer: User) -> RequestRead:
+    """The API view; the coordinator manages the flow and never sees clinical content."""
+    clinical = viewer.role != Role.COORDINATOR
+    return RequestRead(
+        id=request.id,
+        reference=request.reference,
+        status=request.status,
+        priority=request.priority,
+        specialty=request.specialty_code,
+        subspecialty=request.subspecialty_code,
+        requester_id=request.requester_id,
+        assignee_id=request.assignee_id,
+        question=request.question if clinical else None,
+        patient=PatientIdentity.model_validate_json(request.patient) if clinical else None,
+        answer=request.answer if clinical else None,
+        outcome=request.outcome,
+        appointment_at=request.appointment_at,
+        submitted_at=request.submitted_at,
+        assigned_at=request.assigned_at,
+        accepted_at=request.accepted_at,
+        answered_at=request.answered_at,
+        closed_at=request.closed_at,
+        cancelled_at=request.cancelled_at,
+        acknowledge_due_at=request.acknowledge_due_at,
+        answer_due_at=request.answer_due_at,
+        sla_state=request.sla_state,
+        usefulness=request.usefulness,
+        referral_avoided=request.referral_avoided,
+    )
+
+

@@ -1,0 +1,182 @@
+"""Accounts: requesters, specialists and the coordinator."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Role, Specialty, Subspecialty, User, UserCreate, UserRead, UserSubspecialty
+from models.errors import ConflictError, InvalidInputError, NotFoundError
+from security.passwords import hash_password, verify_password
+
+
+async def _check_subspecialties(
+    session: AsyncSession, specialty_code: str, codes: Sequence[str]
+) -> list[str]:
+    wanted = list(dict.fromkeys(codes))
+    if not wanted:
+        return []
+    known = set(
+        (
+            await session.execute(
+                select(Subspecialty.code).where(
+                    Subspecialty.specialty_code == specialty_code, Subspecialty.code.in_(wanted)
+                )
+            )
+        ).scalars()
+    )
+    unknown = [code for code in wanted if code not in known]
+    if unknown:
+        raise InvalidInputError(
+            f"Sur-spécialité inconnue pour la spécialité « {specialty_code} » : "
+            f"{', '.join(unknown)}.",
+            field="subspecialties",
+        )
+    return wanted
+
+
+async def create_user(
+    session: AsyncSession, data: UserCreate, *, now: datetime, default_capacity: int
+) -> User:
+    """Create an account; a specialist needs a known specialty."""
+    specialty_code = None
+    subspecialties: list[str] = []
+    capacity = None
+    if data.role == Role.SPECIALIST:
+        if not data.specialty:
+            raise InvalidInputError("Un spécialiste doit avoir une spécialité.", field="specialty")
+        if await session.get(Specialty, data.specialty) is None:
+            raise InvalidInputError(
+                f"Spécialité inconnue : « {data.specialty} ».", field="specialty"
+            )
+        specialty_code = data.specialty
+        subspecialties = await _check_subspecialties(session, specialty_code, data.subspecialties)
+        capacity = default_capacity if data.capacity is None else data.capacity
+    elif data.specialty or data.subspecialties or data.capacity is not None:
+        raise InvalidInputError(
+            "Spécialité, sur-spécialités et capacité ne concernent que les spécialistes.",
+            field="specialty",
+        )
+    if data.treating_physician and data.role != Role.REQUESTER:
+        raise InvalidInputError(
+            "Seul un demandeur peut être déclaré médecin traitant.", field="treating_physician"
+        )
+    if (await session.execute(select(User.id).where(User.email == data.email))).first():
+        raise ConflictError(f"Un compte existe déjà avec l'adresse {data.email}.")
+    if data.rpps and (await session.execute(select(User.id).where(User.rpps == data.rpps))).first():
+        raise ConflictError(f"Un compte existe déjà avec le numéro RPPS {data.rpps}.")
+
+    user = User(
+        role=data.role,
+        email=data.email,
+        name=data.name.strip(),
+        rpps=data.rpps,
+        treating_physician=data.treating_physician,
+        password_hash=await hash_password(data.password) if data.password else None,
+        specialty_code=specialty_code,
+        capacity=capacity,
+        created_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    for code in subspecialties:
+        session.add(
+            UserSubspecialty(user_id=user.id, specialty_code=specialty_code, subspecialty_code=code)
+        )
+    await session.flush()
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("Utilisateur introuvable.")
+    return user
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User:
+    user = (
+        await session.execute(select(User).where(User.email == email.strip().lower()))
+    ).scalar_one_or_none()
+    if user is None:
+        raise NotFoundError(f"Aucun compte pour l'adresse {email}.")
+    return user
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:
+    """Return the active user with these credentials, or None (same cost either way)."""
+    user = (
+        await session.execute(select(User).where(User.email == email.strip().lower()))
+    ).scalar_one_or_none()
+    valid = await verify_password(user.password_hash if user else None, password)
+    if user is None or not valid or not user.active:
+        return None
+    return user
+
+
+async def list_users(session: AsyncSession, role: Role | None) -> list[User]:
+    query = select(User).order_by(User.name)
+    if role is not None:
+        query = query.where(User.role == role)
+    return list((await session.execute(query)).scalars())
+
+
+async def update_user(
+    session: AsyncSession,
+    user: User,
+    *,
+    active: bool | None,
+    capacity: int | None,
+    subspecialties: list[str] | None,
+) -> User:
+    if (capacity is not None or subspecialties is not None) and user.role != Role.SPECIALIST:
+        raise InvalidInputError(
+            "Capacité et sur-spécialités ne concernent que les spécialistes.", field="capacity"
+        )
+    if active is not None:
+        user.active = active
+    if capacity is not None:
+        user.capacity = capacity
+    if subspecialties is not None:
+        assert user.specialty_code is not None
+        codes = await _check_subspecialties(session, user.specialty_code, subspecialties)
+        await session.execute(delete(UserSubspecialty).where(UserSubspecialty.user_id == user.id))
+        for code in codes:
+            session.add(
+                UserSubspecialty(
+                    user_id=user.id, specialty_code=user.specialty_code, subspecialty_code=code
+                )
+            )
+    await session.flush()
+    return user
+
+
+async def to_read(session: AsyncSession, users: Sequence[User]) -> list[UserRead]:
+    """Build the API view of users, with their sub-specialties in one query."""
+    ids = [u.id for u in users if u.role == Role.SPECIALIST]
+    subs: dict[uuid.UUID, list[str]] = {}
+    if ids:
+        rows = await session.execute(
+            select(UserSubspecialty.user_id, UserSubspecialty.subspecialty_code)
+            .where(UserSubspecialty.user_id.in_(ids))
+            .order_by(UserSubspecialty.subspecialty_code)
+        )
+        for user_id, code in rows:
+            subs.setdefault(user_id, []).append(code)
+    return [
+        UserRead(
+            id=u.id,
+            role=u.role,
+            email=u.email,
+            name=u.name,
+            rpps=u.rpps,
+            active=u.active,
+            treating_physician=u.treating_physician,
+            specialty=u.specialty_code,
+            subspecialties=subs.get(u.id, []),
+            capacity=u.capacity,
+        )
+        for u in users
+    ]

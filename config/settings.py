@@ -1,0 +1,167 @@
+"""The settings object: environment variables ``ESS_*`` plus an optional TOML file."""
+
+import os
+import secrets
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# Secrets shipped in examples or docs: a production service must never run with them.
+KNOWN_PLACEHOLDER_SECRETS = frozenset({"change-me", "changeme", "secret", "dev", "test"})
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigurationError(Exception):
+    """The settings cannot be used as they are (the message is one line for the operator)."""
+
+
+class SmtpSettings(BaseModel):
+    host: str | None = None
+    """SMTP server; unset keeps every notification in the outbox as ``held``."""
+    port: int = 25
+    """SMTP port (25, 587 for STARTTLS, 465 for implicit TLS)."""
+    username: str | None = None
+    """Login for the SMTP server, if it wants one."""
+    password: SecretStr | None = None
+    """Password for the SMTP login."""
+    starttls: bool = False
+    """Upgrade the connection with STARTTLS."""
+    use_tls: bool = False
+    """Connect with implicit TLS (port 465)."""
+    sender: str = "ess-router <noreply@localhost>"
+    """The From address of every notification."""
+    timeout: float = 30.0
+    """Seconds before an SMTP operation gives up."""
+
+
+class PrioritySla(BaseModel):
+    acknowledge_within: timedelta
+    """Time for the assignee to accept or decline, from each assignment."""
+    answer_within: timedelta
+    """Time to answer, from submission (paused while awaiting information)."""
+
+
+class UrgentSla(PrioritySla):
+    acknowledge_within: timedelta = timedelta(hours=2)
+    answer_within: timedelta = timedelta(hours=8)
+
+
+class StandardSla(PrioritySla):
+    acknowledge_within: timedelta = timedelta(hours=8)
+    answer_within: timedelta = timedelta(hours=24)
+
+
+class SlaSettings(BaseModel):
+    calendar: Literal["business", "24/7"] = "business"
+    """``business``: Mon-Fri 08:00-18:00 local, French public holidays; ``24/7``: every hour."""
+    urgent: UrgentSla = UrgentSla()
+    """Deadlines of urgent requests."""
+    standard: StandardSla = StandardSla()
+    """Deadlines of standard requests."""
+    warn_at: float = Field(default=0.75, gt=0, lt=1)
+    """Fraction of a deadline at which the assignee is warned."""
+    tick_seconds: float = Field(default=30, gt=0)
+    """How often the scheduler looks for due deadlines."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ESS_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./ess-router.db"
+    """SQLite (embedded default) or ``postgresql+asyncpg://user@host/db``."""
+    env: Literal["dev", "prod"] = "dev"
+    """``prod`` refuses to start with generated or default secrets."""
+    data_dir: Path = Path(".")
+    """Where dev keeps its generated secrets."""
+    secret_key: SecretStr | None = None
+    """Signs tokens and cookies; generated and kept in ``data_dir`` in dev."""
+    data_key_file: Path | None = None
+    """Data-encryption keys; ``./ess-router.keys`` in dev."""
+    base_url: str = "http://127.0.0.1:8000"
+    """Public address of the service, used for links in e-mails."""
+    timezone: str = "Europe/Paris"
+    """Timezone of the business calendar and of display."""
+    token_ttl: timedelta = timedelta(hours=8)
+    """Lifetime of a login token (API bearer or session cookie)."""
+    default_capacity: int = Field(default=5, ge=0)
+    """Open requests a new specialist may hold when no capacity is given."""
+    smtp: SmtpSettings = SmtpSettings()
+    """Outgoing mail (notifications only, never clinical content)."""
+    sla: SlaSettings = SlaSettings()
+    """Response-time policy."""
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml_file = os.environ.get("ESS_CONFIG")
+        if toml_file:
+            if not Path(toml_file).is_file():
+                raise ConfigurationError(f"ESS_CONFIG names {toml_file}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """Return the signing secret, generating and keeping one in dev."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+            if self.env == "prod" and (
+                value.lower() in KNOWN_PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH
+            ):
+                raise ConfigurationError(
+                    f"ESS_SECRET_KEY is a placeholder or shorter than {MIN_SECRET_LENGTH} "
+                    "characters; set a long random value in production"
+                )
+            return value
+        if self.env == "prod":
+            raise ConfigurationError("ESS_SECRET_KEY must be set when ESS_ENV=prod")
+        return _read_or_create_secret(self.data_dir / "ess-router.secret")
+
+
+def _read_or_create_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together keep one secret, not two.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once)."""
+    return Settings()

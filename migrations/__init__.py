@@ -1,0 +1,31 @@
+"""Alembic migrations, applied by the service itself."""
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import create_async_engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+async def upgrade_database(url: str) -> None:
+    """Apply every pending migration to the database at ``url``."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade_with)
+    finally:
+        await engine.dispose()
+
+
+def _upgrade_with(connection) -> None:  # type: ignore[no-untyped-def]
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -1,0 +1,247 @@
+"""A téléexpertise request, its history and the schemas the API speaks."""
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, field_validator
+from sqlalchemy import JSON, Column, Index, Integer, String, Text
+from sqlmodel import Field, SQLModel
+
+from models.identifiers import validate_ins
+from models.lifecycle import Status
+
+# Longest clinical text accepted (question, answer, message), in characters.
+TEXT_MAX_LENGTH = 20_000
+
+
+class Priority(StrEnum):
+    URGENT = "urgent"
+    STANDARD = "standard"
+
+
+class Outcome(StrEnum):
+    ADVICE = "advice"
+    CONSULTATION = "consultation"
+    ADVANCED_CONSULTATION = "advanced_consultation"
+    HOSPITAL_REFERRAL = "hospital_referral"
+
+
+class SlaState(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    BREACHED = "breached"
+
+
+class PatientIdentity(SQLModel):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    birth_date: date
+    sex: Literal["F", "M"]
+    ins: str | None = Field(default=None, description="NIR, 15 characters, validated")
+
+    @field_validator("first_name", "last_name")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("Ce champ ne peut pas être vide.")
+        return value
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible_birth_date(cls, value: date) -> date:
+        if value < date(1900, 1, 1) or value > date.today():
+            raise ValueError("La date de naissance n'est pas plausible.")
+        return value
+
+    @field_validator("ins")
+    @classmethod
+    def _check_ins(cls, value: str | None) -> str | None:
+        return None if value is None else validate_ins(value)
+
+
+# Optimistic concurrency: every UPDATE of a request checks and bumps this counter, so two
+# writers that read the same state cannot both apply a transition (StaleDataError).
+_version_column = Column("version", Integer, nullable=False)
+
+
+class Request(SQLModel, table=True):
+    __mapper_args__ = {"version_id_col": _version_column}  # noqa: RUF012
+    __table_args__ = (
+        Index("ix_request_status_submitted", "status", "submitted_at"),
+        Index("ix_request_assignee_status", "assignee_id", "status"),
+        Index("ix_request_requester_submitted", "requester_id", "submitted_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    reference: str = Field(max_length=20, unique=True)
+    status: Status = Field(sa_type=String(20))
+    priority: Priority = Field(sa_type=String(20))
+    specialty_code: str = Field(foreign_key="specialty.code", max_length=40)
+    subspecialty_code: str | None = Field(default=None, max_length=40)
+    requester_id: uuid.UUID = Field(foreign_key="user.id")
+    assignee_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    # Clinical content (to be encrypted at rest by the secure-messaging work).
+    question: str = Field(sa_type=Text)
+    patient: str = Field(sa_type=Text, description="the patient identity, as JSON")
+    answer: str | None = Field(default=None, sa_type=Text)
+    outcome: Outcome | None = Field(default=None, sa_type=String(30))
+    appointment_at: datetime | None = None
+    consent: bool
+    submitted_at: datetime
+    assigned_at: datetime | None = None
+    accepted_at: datetime | None = None
+    answered_at: datetime | None = None
+    closed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    acknowledge_due_at: datetime | None = None
+    answer_due_at: datetime | None = None
+    sla_state: SlaState = Field(default=SlaState.OK, sa_type=String(20))
+    usefulness: int | None = None
+    referral_avoided: bool | None = None
+    close_comment: str | None = Field(default=None, sa_type=Text)
+    version: int = Field(default=1, sa_column=_version_column)
+
+
+class RequestCreate(SQLModel):
+    specialty: str = Field(max_length=40)
+    subspecialty: str | None = Field(default=None, max_length=40)
+    priority: Priority
+    question: str = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
+    patient: PatientIdentity
+    consent: bool
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_given(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError(
+                "Le consentement du patient à la téléexpertise est obligatoire (consent: true)."
+            )
+        return value
+
+    @field_validator("question")
+    @classmethod
+    def _question_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("La question ne peut pas être vide.")
+        return value
+
+
+class RequestRead(SQLModel):
+    id: uuid.UUID
+    reference: str
+    status: Status
+    priority: Priority
+    specialty: str
+    subspecialty: str | None
+    requester_id: uuid.UUID
+    assignee_id: uuid.UUID | None
+    question: str | None
+    patient: PatientIdentity | None
+    answer: str | None
+    outcome: Outcome | None
+    appointment_at: datetime | None
+    submitted_at: datetime
+    assigned_at: datetime | None
+    accepted_at: datetime | None
+    answered_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    acknowledge_due_at: datetime | None
+    answer_due_at: datetime | None
+    sla_state: SlaState
+    usefulness: int | None
+    referral_avoided: bool | None
+
+
+class RequestPage(SQLModel):
+    items: list[RequestRead]
+    total: int
+
+
+class DeclineCreate(SQLModel):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class AnswerCreate(SQLModel):
+    answer: str = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
+    outcome: Outcome
+    appointment_at: AwareDatetime | None = None
+
+
+class CloseCreate(SQLModel):
+    usefulness: int = Field(ge=1, le=5)
+    referral_avoided: bool
+    comment: str | None = Field(default=None, max_length=TEXT_MAX_LENGTH)
+
+
+class AssignCreate(SQLModel):
+    assignee_id: uuid.UUID
+
+
+class RequestDecline(SQLModel, table=True):
+    """A specialist who declined a request never receives it again."""
+
+    __tablename__ = "request_decline"
+
+    request_id: uuid.UUID = Field(foreign_key="request.id", primary_key=True)
+    specialist_id: uuid.UUID = Field(foreign_key="user.id", primary_key=True)
+    reason: str = Field(sa_type=Text)
+    declined_at: datetime
+
+
+class EventKind(StrEnum):
+    SUBMITTED = "submitted"
+    ASSIGNED = "assigned"
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    INFO_REQUESTED = "info_requested"
+    INFO_PROVIDED = "info_provided"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+
+
+class RequestEvent(SQLModel, table=True):
+    """One line of a request's history; append-only."""
+
+    __tablename__ = "request_event"
+    __table_args__ = (Index("ix_request_event_request_seq", "request_id", "seq"),)
+
+    # Insertion order: several events of one transaction share the same instant.
+    seq: int | None = Field(default=None, primary_key=True)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, unique=True)
+    request_id: uuid.UUID = Field(foreign_key="request.id")
+    at: datetime
+    kind: EventKind = Field(sa_type=String(30))
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    from_status: Status | None = Field(default=None, sa_type=String(20))
+    to_status: Status | None = Field(default=None, sa_type=String(20))
+    assignee_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class EventRead(SQLModel):
+    id: uuid.UUID
+    kind: EventKind
+    at: datetime
+    actor_id: uuid.UUID | None
+    from_status: Status | None
+    to_status: Status | None
+    assignee_id: uuid.UUID | None
+    detail: dict[str, Any]
+
+
+class ReferenceCounter(SQLModel, table=True):
+    """Last sequence number handed out per year, for ``TE-2026-000123`` references."""
+
+    __tablename__ = "reference_counter"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0

@@ -1,0 +1,66 @@
+"""Specialties (cardiology…) and their sub-specialties (rhythmology…)."""
+
+import uuid
+
+from pydantic import field_validator
+from sqlalchemy import ForeignKeyConstraint
+from sqlmodel import Field, SQLModel
+
+CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+
+
+class Specialty(SQLModel, table=True):
+    code: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+
+
+class Subspecialty(SQLModel, table=True):
+    specialty_code: str = Field(foreign_key="specialty.code", primary_key=True, max_length=40)
+    code: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+
+
+class SubspecialtyCreate(SQLModel):
+    code: str = Field(regex=CODE_PATTERN, description="lower-case code, e.g. `rythmologie`")
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SpecialtyCreate(SQLModel):
+    code: str = Field(regex=CODE_PATTERN, description="lower-case code, e.g. `cardiologie`")
+    name: str = Field(min_length=1, max_length=200)
+    subspecialties: list[SubspecialtyCreate] = Field(default_factory=list)
+
+    @field_validator("subspecialties")
+    @classmethod
+    def _unique_codes(cls, value: list[SubspecialtyCreate]) -> list[SubspecialtyCreate]:
+        codes = [item.code for item in value]
+        if len(codes) != len(set(codes)):
+            raise ValueError("Chaque code de sur-spécialité doit être unique.")
+        return value
+
+
+class SubspecialtyRead(SQLModel):
+    code: str
+    name: str
+
+
+class SpecialtyRead(SQLModel):
+    code: str
+    name: str
+    subspecialties: list[SubspecialtyRead]
+
+
+class UserSubspecialty(SQLModel, table=True):
+    """Which sub-specialties a specialist covers (within their own specialty)."""
+
+    __tablename__ = "user_subspecialty"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["specialty_code", "subspecialty_code"],
+            ["subspecialty.specialty_code", "subspecialty.code"],
+        ),
+    )
+
+    user_id: uuid.UUID = Field(foreign_key="user.id", primary_key=True)
+    specialty_code: str = Field(max_length=40)
+    subspecialty_code: str = Field(primary_key=True, max_length=40)

@@ -1,0 +1,75 @@
+"""People: requesters (GPs and other caregivers), ESS specialists and the coordinator."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import EmailStr, field_validator
+from sqlalchemy import String
+from sqlmodel import Field, SQLModel
+
+from models.identifiers import validate_rpps
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"
+    SPECIALIST = "specialist"
+    COORDINATOR = "coordinator"
+
+
+class UserBase(SQLModel):
+    role: Role = Field(sa_type=String(20))
+    email: EmailStr = Field(max_length=254)
+    name: str = Field(min_length=1, max_length=200)
+    rpps: str | None = Field(default=None, max_length=11)
+    treating_physician: bool = Field(
+        default=False, description="a médecin traitant (requesters only)"
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _lower_email(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @field_validator("rpps")
+    @classmethod
+    def _check_rpps(cls, value: str | None) -> str | None:
+        return None if value is None else validate_rpps(value)
+
+
+class User(UserBase, table=True):
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    rpps: str | None = Field(default=None, max_length=11, unique=True)
+    password_hash: str | None = Field(default=None, max_length=255)
+    active: bool = True
+    specialty_code: str | None = Field(default=None, foreign_key="specialty.code", max_length=40)
+    capacity: int | None = None
+    last_assigned_at: datetime | None = Field(default=None)
+    created_at: datetime
+
+
+class UserCreate(UserBase):
+    password: str | None = Field(default=None, min_length=10, max_length=200)
+    specialty: str | None = Field(default=None, max_length=40)
+    subspecialties: list[str] = Field(default_factory=list)
+    capacity: int | None = Field(default=None, ge=0, le=1000)
+
+
+class UserUpdate(SQLModel):
+    active: bool | None = None
+    capacity: int | None = Field(default=None, ge=0, le=1000)
+    subspecialties: list[str] | None = None
+
+
+class UserRead(SQLModel):
+    id: uuid.UUID
+    role: Role
+    email: str
+    name: str
+    rpps: str | None
+    active: bool
+    treating_physician: bool
+    specialty: str | None
+    subspecialties: list[str]
+    capacity: int | None

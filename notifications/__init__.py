@@ -1,0 +1,1 @@
+"""The outbox and the SMTP sender (see the notifications issue)."""

@@ -1,0 +1,1 @@
+"""Passwords and tokens (and, later, encryption at rest and the audit chain)."""

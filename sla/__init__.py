@@ -1,0 +1,1 @@
+"""Deadlines, the business calendar and the scheduler (see the SLA issue)."""
