@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, get
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -64,7 +65,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
         plugins=[problem_details_plugin],
         exception_handlers={Exception: internal_error_handler},
         lifespan=[lifespan],
-        state={"context": context},
+        state=State({"context": context}),
         openapi_config=OpenAPIConfig(
             title="ess-router",
             version="0.1.0",
