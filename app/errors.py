@@ -1,12 +1,18 @@
 """Every error a client can cause becomes an RFC 9457 problem details response, in French."""
 
 import logging
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    SerializationException,
+    ValidationException,
+)
 from litestar.exceptions.http_exceptions import NotFoundException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
@@ -57,10 +63,39 @@ def problem(status: int, detail: str, **extra: Any) -> ProblemDetailsException:
     )
 
 
-def _strip_pydantic_prefix(message: str) -> str:
+# Pydantic and Litestar speak English; the people reading these errors speak French.
+_TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^Field required$"), "champ obligatoire"),
+    (re.compile(r"^Missing required (?:query )?parameter.*$"), "paramètre obligatoire"),
+    (re.compile(r"^String should have at most (\d+) characters?$"), r"\1 caractères au maximum"),
+    (re.compile(r"^String should have at least (\d+) characters?$"), r"\1 caractère(s) au minimum"),
+    (re.compile(r"^String should match pattern '.*'$"),
+     "format invalide (lettres minuscules, chiffres, - et _)"),
+    (re.compile(r"^Input should be a valid boolean.*$"), "valeur attendue : true ou false"),
+    (re.compile(r"^Input should be a valid integer.*$"), "nombre entier attendu"),
+    (re.compile(r"^Input should be a valid string.*$"), "texte attendu"),
+    (re.compile(r"^Input should be a valid date.*$"), "date attendue (AAAA-MM-JJ)"),
+    (re.compile(r"^Input should be a valid datetime.*$"),
+     "date et heure attendues (ISO 8601, avec fuseau)"),
+    (re.compile(r"^Input should have timezone info.*$"),
+     "le fuseau horaire est obligatoire (par ex. +01:00)"),
+    (re.compile(r"^Input should be a valid UUID.*$"), "identifiant (UUID) attendu"),
+    (re.compile(r"^Input should be a valid dictionary.*$"), "objet JSON attendu"),
+    (re.compile(r"^Input should be a valid list.*$"), "liste attendue"),
+    (re.compile(r"^Input should be greater than or equal to (.+)$"), r"au moins \1"),
+    (re.compile(r"^Input should be less than or equal to (.+)$"), r"au plus \1"),
+    (re.compile(r"^value is not a valid email address: (.*)$"), "adresse e-mail invalide"),
+    (re.compile(r"^Input should be (.+)$"), r"valeur attendue : \1"),
+]
+
+
+def _translate(message: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
             return message[len(prefix):]
+    for pattern, french in _TRANSLATIONS:
+        if pattern.match(message):
+            return pattern.sub(french, message)
     return message
 
 
@@ -75,8 +110,8 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
                 if isinstance(item, Mapping):
                     errors.append({
                         "field": item.get("key"),
-                        "source": item.get("source"),
-                        "message": _strip_pydantic_prefix(str(item.get("message", ""))),
+                        "source": item.get("source") or "body",
+                        "message": _translate(str(item.get("message", ""))),
                     })
         detail = "Les données envoyées ne sont pas valides."
         if errors:
@@ -86,6 +121,8 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
         elif exc.detail and "JSON" in exc.detail:
             detail = "Le corps de la requête n'est pas un JSON valide."
         return problem(status, detail, errors=errors)
+    if status == 400 and isinstance(exc.__cause__, SerializationException):
+        return problem(400, "Le corps de la requête n'est pas un JSON valide.")
     if isinstance(exc, NotAuthorizedException):
         detail = exc.detail if _is_french(exc.detail) else (
             "Authentification requise : connectez-vous ou fournissez un jeton "

@@ -1,12 +1,15 @@
 """Specialties (cardiology…) and their sub-specialties (rhythmology…)."""
 
 import uuid
+from typing import Annotated
 
-from pydantic import field_validator
+from pydantic import StringConstraints, field_validator
 from sqlalchemy import ForeignKeyConstraint
 from sqlmodel import Field, SQLModel
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+# A code as users type it in URLs and CSV files: lower case, digits, dashes.
+Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 
 
 class Specialty(SQLModel, table=True):
@@ -21,12 +24,12 @@ class Subspecialty(SQLModel, table=True):
 
 
 class SubspecialtyCreate(SQLModel):
-    code: str = Field(regex=CODE_PATTERN, description="lower-case code, e.g. `rythmologie`")
+    code: Code = Field(description="lower-case code, e.g. `rythmologie`")
     name: str = Field(min_length=1, max_length=200)
 
 
 class SpecialtyCreate(SQLModel):
-    code: str = Field(regex=CODE_PATTERN, description="lower-case code, e.g. `cardiologie`")
+    code: Code = Field(description="lower-case code, e.g. `cardiologie`")
     name: str = Field(min_length=1, max_length=200)
     subspecialties: list[SubspecialtyCreate] = Field(default_factory=list)
 

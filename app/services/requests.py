@@ -60,7 +60,9 @@ async def list_visible(
     condition = visible_to(viewer)
     if status is not None:
         condition = condition & (Request.status == status)
-    total = (await session.execute(select(func.count()).where(condition))).scalar_one()
+    total = (
+        await session.execute(select(func.count()).select_from(Request).where(condition))
+    ).scalar_one()
     items = (
         await session.execute(
             select(Request)
