@@ -5,9 +5,9 @@ import secrets
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,19 @@ MIN_SECRET_LENGTH = 32
 
 class ConfigurationError(Exception):
     """The settings cannot be used as they are (the message is one line for the operator)."""
+
+
+def _seconds_or_iso(value: object) -> object:
+    """Accept plain seconds ("7200") as well as ISO 8601 durations ("PT2H")."""
+    if isinstance(value, str):
+        try:
+            return timedelta(seconds=float(value))
+        except ValueError:
+            return value
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
 
 
 class SmtpSettings(BaseModel):
@@ -44,20 +57,20 @@ class SmtpSettings(BaseModel):
 
 
 class PrioritySla(BaseModel):
-    acknowledge_within: timedelta
+    acknowledge_within: Duration
     """Time for the assignee to accept or decline, from each assignment."""
-    answer_within: timedelta
+    answer_within: Duration
     """Time to answer, from submission (paused while awaiting information)."""
 
 
 class UrgentSla(PrioritySla):
-    acknowledge_within: timedelta = timedelta(hours=2)
-    answer_within: timedelta = timedelta(hours=8)
+    acknowledge_within: Duration = timedelta(hours=2)
+    answer_within: Duration = timedelta(hours=8)
 
 
 class StandardSla(PrioritySla):
-    acknowledge_within: timedelta = timedelta(hours=8)
-    answer_within: timedelta = timedelta(hours=24)
+    acknowledge_within: Duration = timedelta(hours=8)
+    answer_within: Duration = timedelta(hours=24)
 
 
 class SlaSettings(BaseModel):
@@ -94,7 +107,7 @@ class Settings(BaseSettings):
     """Public address of the service, used for links in e-mails."""
     timezone: str = "Europe/Paris"
     """Timezone of the business calendar and of display."""
-    token_ttl: timedelta = timedelta(hours=8)
+    token_ttl: Duration = timedelta(hours=8)
     """Lifetime of a login token (API bearer or session cookie)."""
     default_capacity: int = Field(default=5, ge=0)
     """Open requests a new specialist may hold when no capacity is given."""

@@ -63,6 +63,7 @@ __all__ = [
     "RECORD_HEADER_SIZE",
     "STREAM_FORMAT",
     "STREAM_HEADER_SIZE",
+    "TAG_SIZE",
     "DecryptionError",
     "KeyFileError",
     "KeyRing",
@@ -85,6 +86,7 @@ RECORD_HEADER_SIZE = ENVELOPE_SIZE + NONCE_SIZE
 
 _STREAM_PARAMS = struct.Struct(">7sI")
 STREAM_HEADER_SIZE = ENVELOPE_SIZE + _STREAM_PARAMS.size
+_PREFIX_SIZE = 7
 _SEGMENT_NONCE = struct.Struct(">7sIB")
 DEFAULT_SEGMENT_SIZE = 64 * 1024
 # Caps what a (possibly forged) header can make the decryptor buffer.
@@ -280,7 +282,7 @@ class KeyRing:
     def _from_document(cls, document: object) -> "KeyRing":
         if not isinstance(document, dict):
             raise ValueError("top level is not an object")
-        if document.get("format") != KEY_FILE_FORMAT:
+        if type(document.get("format")) is not int or document["format"] != KEY_FILE_FORMAT:
             raise ValueError(f"format is not {KEY_FILE_FORMAT}")
         keks = document.get("keks")
         if not isinstance(keks, dict) or not keks:
@@ -368,33 +370,31 @@ class KeyRing:
         chunk_size: int = DEFAULT_SEGMENT_SIZE,
     ) -> Iterator[bytes]:
         """Yield the stream header, then one encrypted segment per ``chunk_size`` bytes."""
+        # Checked here, not in the generator, so a bad call fails where it is made.
         _check_aad(aad)
         if not 1 <= chunk_size <= MAX_SEGMENT_SIZE:
             raise ValueError(f"chunk_size must be between 1 and {MAX_SEGMENT_SIZE}")
         dek = AESGCM.generate_key(bit_length=256)
-        prefix = os.urandom(_SEGMENT_NONCE.size - 5)
+        prefix = os.urandom(_PREFIX_SIZE)
         params = _STREAM_PARAMS.pack(prefix, chunk_size)
         header = self._wrap(STREAM_FORMAT, dek) + params
-        aead = AESGCM(dek)
-        segment_aad = _stream_aad(params, aad)
-        yield header
-        for index, (segment, last) in enumerate(_cut(chunks, chunk_size)):
-            if index >= _MAX_SEGMENTS:
-                raise ValueError("stream is too long for its segment counter")
-            yield aead.encrypt(_SEGMENT_NONCE.pack(prefix, index, last), segment, segment_aad)
+        return _seal_segments(
+            header, AESGCM(dek), prefix, _stream_aad(params, aad), chunks, chunk_size
+        )
 
-    def decrypt_stream(
-        self, pieces: Iterable[bytes] | bytes, *, aad: bytes
-    ) -> Iterator[bytes]:
+    def decrypt_stream(self, pieces: Iterable[bytes] | bytes, *, aad: bytes) -> Iterator[bytes]:
         """Yield the plaintext of a stream given in pieces of any size.
 
-        Each segment is authenticated before it is yielded, but a truncated stream is
-        only detected at its end: discard what was yielded if DecryptionError is raised.
+        Memory stays within one segment plus one input piece. Each segment is
+        authenticated before it is yielded, but a truncated stream is only detected at its
+        end: discard what was yielded if DecryptionError is raised.
         """
         _check_aad(aad)
         if isinstance(pieces, bytes | bytearray | memoryview):
             pieces = (pieces,)
-        source = iter(pieces)
+        return self._open_segments(iter(pieces), aad)
+
+    def _open_segments(self, source: Iterator[bytes], aad: bytes) -> Iterator[bytes]:
         head = bytearray()
         for piece in source:
             head += piece
@@ -409,9 +409,8 @@ class KeyRing:
             raise DecryptionError("stream header declares an invalid segment size")
         aead = AESGCM(self._unwrap(bytes(head[:ENVELOPE_SIZE])))
         segment_aad = _stream_aad(params, aad)
-        rest = bytes(head[STREAM_HEADER_SIZE:])
-        del head
-        sealed_pieces = itertools.chain((rest,), source)
+        sealed_pieces = itertools.chain((bytes(head[STREAM_HEADER_SIZE:]),), source)
+        del head  # may hold a whole blob given in one piece
         for index, (segment, last) in enumerate(_cut(sealed_pieces, segment_size + TAG_SIZE)):
             if index >= _MAX_SEGMENTS:
                 raise DecryptionError("stream has more segments than its counter allows")
@@ -419,12 +418,13 @@ class KeyRing:
                 raise DecryptionError(f"stream is truncated in segment {index}")
             nonce = _SEGMENT_NONCE.pack(prefix, index, last)
             try:
-                yield aead.decrypt(nonce, segment, segment_aad)
+                plaintext = aead.decrypt(nonce, segment, segment_aad)
             except InvalidTag:
                 raise DecryptionError(
                     f"stream segment {index} failed authentication (tampered, reordered, "
                     "truncated, extended, or associated data differs)"
                 ) from None
+            yield plaintext
 
     def rewrap_stream_header(self, header: bytes) -> bytes:
         """Return the stream ``header`` with its data key under the active key."""
@@ -457,7 +457,7 @@ class KeyRing:
         return _ENVELOPE.pack(fmt, version, nonce, wrapped)
 
     def _unwrap(self, envelope: bytes) -> bytes:
-        fmt, version, nonce, wrapped = _ENVELOPE.unpack(envelope)
+        _, version, nonce, wrapped = _ENVELOPE.unpack(envelope)
         kek = self._keks.get(version)
         if kek is None:
             if version in self._retired:
@@ -485,8 +485,22 @@ class KeyRing:
             raise DecryptionError(f"unknown ciphertext format 0x{blob[0]:02x}")
         if blob[0] == STREAM_FORMAT and len(blob) < STREAM_HEADER_SIZE:
             raise DecryptionError("stream is shorter than its header")
-        fmt, version, _, _ = _ENVELOPE.unpack_from(blob)
-        return version
+        return _ENVELOPE.unpack_from(blob)[1]
+
+
+def _seal_segments(
+    header: bytes,
+    aead: AESGCM,
+    prefix: bytes,
+    segment_aad: bytes,
+    chunks: Iterable[bytes],
+    chunk_size: int,
+) -> Iterator[bytes]:
+    yield header
+    for index, (segment, last) in enumerate(_cut(chunks, chunk_size)):
+        if index >= _MAX_SEGMENTS:
+            raise ValueError("stream is too long for its segment counter")
+        yield aead.encrypt(_SEGMENT_NONCE.pack(prefix, index, last), segment, segment_aad)
 
 
 def _cut(pieces: Iterable[bytes], size: int) -> Iterator[tuple[bytes, bool]]:
