@@ -20,7 +20,9 @@ ROLE_LABELS = {
 }
 
 
-async def retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
+async def retrieve_user(
+    token: Token, connection: ASGIConnection[Any, Any, Any, Any]
+) -> User | None:
     """Load the token's user; a deactivated account loses access at once."""
     context: AppContext = connection.app.state.context
     try:

@@ -72,7 +72,9 @@ def serve(host: str, port: int, demo: bool) -> None:
                 click.echo(f"  {role:<12} {email:<42} {name}")
         else:
             click.echo("La base contient déjà des comptes : la démo n'a pas été ajoutée.")
-    click.echo(f"ess-router sur http://{host}:{port} (API : /api/v1, OpenAPI : /schema/openapi.json)")
+    click.echo(
+        f"ess-router sur http://{host}:{port} (API : /api/v1, OpenAPI : /schema/openapi.json)"
+    )
     uvicorn.run(create_app(context), host=host, port=port, log_level="info")
 
 
@@ -107,7 +109,9 @@ def user() -> None:
 
 
 @user.command("create")
-@click.option("--role", required=True, type=click.Choice(["requester", "specialist", "coordinator"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["requester", "specialist", "coordinator"])
+)
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--rpps", default=None)
@@ -116,17 +120,33 @@ def user() -> None:
 @click.option("--subspecialty", "subspecialties", multiple=True)
 @click.option("--capacity", default=None, type=click.IntRange(0, 1000))
 @click.option("--treating-physician", is_flag=True, help="A médecin traitant (requesters).")
-def user_create(role: str, email: str, name: str, rpps: str | None, password: str | None,
-                specialty: str | None, subspecialties: tuple[str, ...], capacity: int | None,
-                treating_physician: bool) -> None:
+def user_create(
+    role: str,
+    email: str,
+    name: str,
+    rpps: str | None,
+    password: str | None,
+    specialty: str | None,
+    subspecialties: tuple[str, ...],
+    capacity: int | None,
+    treating_physician: bool,
+) -> None:
     """Create a user and print its id."""
     from models import UserCreate
 
     password = password or os.environ.get("ESS_NEW_PASSWORD") or _prompt_password()
     try:
-        data = UserCreate(role=role, email=email, name=name, rpps=rpps, password=password,
-                          specialty=specialty, subspecialties=list(subspecialties),
-                          capacity=capacity, treating_physician=treating_physician)
+        data = UserCreate(
+            role=role,
+            email=email,
+            name=name,
+            rpps=rpps,
+            password=password,
+            specialty=specialty,
+            subspecialties=list(subspecialties),
+            capacity=capacity,
+            treating_physician=treating_physician,
+        )
     except ValidationError as exc:
         raise CommandError(_validation_message(exc)) from exc
     settings = _settings()
@@ -138,8 +158,12 @@ def user_create(role: str, email: str, name: str, rpps: str | None, password: st
         context = build_context()
         try:
             async with context.db.transaction() as session:
-                created = await create_user(session, data, now=context.clock.now(),
-                                            default_capacity=settings.default_capacity)
+                created = await create_user(
+                    session,
+                    data,
+                    now=context.clock.now(),
+                    default_capacity=settings.default_capacity,
+                )
                 return str(created.id)
         finally:
             await context.db.dispose()
@@ -158,8 +182,12 @@ def _prompt_password() -> str:
 
 @cli.command()
 @click.argument("email")
-@click.option("--ttl", default=None, type=click.IntRange(60, 31_536_000),
-              help="Lifetime in seconds (default ESS_TOKEN_TTL).")
+@click.option(
+    "--ttl",
+    default=None,
+    type=click.IntRange(60, 31_536_000),
+    help="Lifetime in seconds (default ESS_TOKEN_TTL).",
+)
 def token(email: str, ttl: int | None) -> None:
     """Print a bearer token for that user (for API clients and scripts)."""
 
@@ -203,8 +231,9 @@ def main() -> None:
         click.echo(f"ess-router: {exc.strerror or exc}", err=True)
         sys.exit(1)
     except Exception as exc:  # database unreachable, broken schema…: still one line
-        click.echo(f"ess-router: erreur inattendue ({type(exc).__name__}: {_first_line(exc)})",
-                   err=True)
+        click.echo(
+            f"ess-router: erreur inattendue ({type(exc).__name__}: {_first_line(exc)})", err=True
+        )
         sys.exit(1)
 
 

@@ -11,7 +11,7 @@ from app.services.users import create_user
 from models import Role, SpecialtyCreate, User, UserCreate
 from models.specialty import SubspecialtyCreate
 
-DEMO_PASSWORD = "demo-ess-2026"  # noqa: S105 - demo accounts only, printed at start
+DEMO_PASSWORD = "demo-ess-2026"
 
 SUBSPECIALTIES = [
     ("rythmologie", "Rythmologie"),
@@ -77,16 +77,38 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> list[tuple[str, 
         await create_user(session, data, now=now, default_capacity=5)
         logins.append((data.role.value, data.name, data.email))
 
-    await add(UserCreate(role=Role.COORDINATOR, email="coordination@ess-cardio-demo.fr",
-                         name="Coordination ESS Cardio", password=DEMO_PASSWORD))
+    await add(
+        UserCreate(
+            role=Role.COORDINATOR,
+            email="coordination@ess-cardio-demo.fr",
+            name="Coordination ESS Cardio",
+            password=DEMO_PASSWORD,
+        )
+    )
     for name, subs in SPECIALISTS:
-        await add(UserCreate(role=Role.SPECIALIST, email=_email(name, "ess-cardio-demo.fr"),
-                             name=name, rpps=demo_rpps(number), password=DEMO_PASSWORD,
-                             specialty="cardiologie", subspecialties=subs, capacity=5))
+        await add(
+            UserCreate(
+                role=Role.SPECIALIST,
+                email=_email(name, "ess-cardio-demo.fr"),
+                name=name,
+                rpps=demo_rpps(number),
+                password=DEMO_PASSWORD,
+                specialty="cardiologie",
+                subspecialties=subs,
+                capacity=5,
+            )
+        )
         number += 1
     for name, _kind, treating in REQUESTERS:
-        await add(UserCreate(role=Role.REQUESTER, email=_email(name, "cabinet-demo.fr"),
-                             name=name, rpps=demo_rpps(number), password=DEMO_PASSWORD,
-                             treating_physician=treating))
+        await add(
+            UserCreate(
+                role=Role.REQUESTER,
+                email=_email(name, "cabinet-demo.fr"),
+                name=name,
+                rpps=demo_rpps(number),
+                password=DEMO_PASSWORD,
+                treating_physician=treating,
+            )
+        )
         number += 1
     return logins

@@ -58,7 +58,10 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
 def problem(status: int, detail: str, **extra: Any) -> ProblemDetailsException:
     title = TITLES.get(status) or HTTPStatus(status).phrase
     return ProblemDetailsException(
-        status_code=status, title=title, detail=detail, extra=extra or None,
+        status_code=status,
+        title=title,
+        detail=detail,
+        extra=extra or None,
         type_="about:blank",
     )
 
@@ -69,16 +72,22 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Missing required (?:query )?parameter.*$"), "paramètre obligatoire"),
     (re.compile(r"^String should have at most (\d+) characters?$"), r"\1 caractères au maximum"),
     (re.compile(r"^String should have at least (\d+) characters?$"), r"\1 caractère(s) au minimum"),
-    (re.compile(r"^String should match pattern '.*'$"),
-     "format invalide (lettres minuscules, chiffres, - et _)"),
+    (
+        re.compile(r"^String should match pattern '.*'$"),
+        "format invalide (lettres minuscules, chiffres, - et _)",
+    ),
     (re.compile(r"^Input should be a valid boolean.*$"), "valeur attendue : true ou false"),
     (re.compile(r"^Input should be a valid integer.*$"), "nombre entier attendu"),
     (re.compile(r"^Input should be a valid string.*$"), "texte attendu"),
     (re.compile(r"^Input should be a valid date.*$"), "date attendue (AAAA-MM-JJ)"),
-    (re.compile(r"^Input should be a valid datetime.*$"),
-     "date et heure attendues (ISO 8601, avec fuseau)"),
-    (re.compile(r"^Input should have timezone info.*$"),
-     "le fuseau horaire est obligatoire (par ex. +01:00)"),
+    (
+        re.compile(r"^Input should be a valid datetime.*$"),
+        "date et heure attendues (ISO 8601, avec fuseau)",
+    ),
+    (
+        re.compile(r"^Input should have timezone info.*$"),
+        "le fuseau horaire est obligatoire (par ex. +01:00)",
+    ),
     (re.compile(r"^Input should be a valid UUID.*$"), "identifiant (UUID) attendu"),
     (re.compile(r"^Input should be a valid dictionary.*$"), "objet JSON attendu"),
     (re.compile(r"^Input should be a valid list.*$"), "liste attendue"),
@@ -92,7 +101,7 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
 def _translate(message: str) -> str:
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
-            return message[len(prefix):]
+            return message[len(prefix) :]
     for pattern, french in _TRANSLATIONS:
         if pattern.match(message):
             return pattern.sub(french, message)
@@ -108,11 +117,13 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
         if isinstance(exc.extra, list):
             for item in exc.extra:
                 if isinstance(item, Mapping):
-                    errors.append({
-                        "field": item.get("key"),
-                        "source": item.get("source") or "body",
-                        "message": _translate(str(item.get("message", ""))),
-                    })
+                    errors.append(
+                        {
+                            "field": item.get("key"),
+                            "source": item.get("source") or "body",
+                            "message": _translate(str(item.get("message", ""))),
+                        }
+                    )
         detail = "Les données envoyées ne sont pas valides."
         if errors:
             detail += " " + " ; ".join(
@@ -124,9 +135,13 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
     if status == 400 and isinstance(exc.__cause__, SerializationException):
         return problem(400, "Le corps de la requête n'est pas un JSON valide.")
     if isinstance(exc, NotAuthorizedException):
-        detail = exc.detail if _is_french(exc.detail) else (
-            "Authentification requise : connectez-vous ou fournissez un jeton "
-            "(en-tête Authorization: Bearer …)."
+        detail = (
+            exc.detail
+            if _is_french(exc.detail)
+            else (
+                "Authentification requise : connectez-vous ou fournissez un jeton "
+                "(en-tête Authorization: Bearer …)."
+            )
         )
         return problem(401, detail)
     if isinstance(exc, NotFoundException):

@@ -68,7 +68,7 @@ _version_column = Column("version", Integer, nullable=False)
 
 
 class Request(SQLModel, table=True):
-    __mapper_args__ = {"version_id_col": _version_column}  # noqa: RUF012
+    __mapper_args__ = {"version_id_col": _version_column}
     __table_args__ = (
         Index("ix_request_status_submitted", "status", "submitted_at"),
         Index("ix_request_assignee_status", "assignee_id", "status"),

@@ -110,7 +110,11 @@ def explain(decision: Decision, pool_label: str) -> str:
 
 def excluded_detail(excluded: Sequence[tuple[Candidate, Exclusion]]) -> list[dict[str, str]]:
     return [
-        {"specialist_id": str(c.id), "name": c.name, "reason": r.value,
-         "label": EXCLUSION_LABELS[r]}
+        {
+            "specialist_id": str(c.id),
+            "name": c.name,
+            "reason": r.value,
+            "label": EXCLUSION_LABELS[r],
+        }
         for c, r in excluded
     ]

@@ -117,12 +117,18 @@ async def dispatch(
         request.assignee_id = None
         request.assigned_at = None
         record(
-            session, request, EventKind.PENDING, at=now, actor_id=actor_id,
-            to_status=Status.PENDING, detail=detail,
+            session,
+            request,
+            EventKind.PENDING,
+            at=now,
+            actor_id=actor_id,
+            to_status=Status.PENDING,
+            detail=detail,
         )
     else:
-        await assign(session, request, decision.chosen.id, now=now, actor_id=actor_id,
-                     detail=detail)
+        await assign(
+            session, request, decision.chosen.id, now=now, actor_id=actor_id, detail=detail
+        )
     return decision
 
 
@@ -140,9 +146,12 @@ async def assign(
     request.assigned_at = now
     request.accepted_at = None
     record(
-        session, request, EventKind.ASSIGNED, at=now, actor_id=actor_id,
-        to_status=Status.ASSIGNED, detail={"assignee_id": str(specialist_id), **detail},
+        session,
+        request,
+        EventKind.ASSIGNED,
+        at=now,
+        actor_id=actor_id,
+        to_status=Status.ASSIGNED,
+        detail={"assignee_id": str(specialist_id), **detail},
     )
-    await session.execute(
-        update(User).where(User.id == specialist_id).values(last_assigned_at=now)
-    )
+    await session.execute(update(User).where(User.id == specialist_id).values(last_assigned_at=now))

@@ -160,8 +160,9 @@ class Ess:
     async def add_user(self, **fields: object) -> User:
         data = UserCreate(**fields)  # type: ignore[arg-type]
         async with self.context.db.transaction() as session:
-            return await create_user(session, data, now=self.context.clock.now(),
-                                     default_capacity=5)
+            return await create_user(
+                session, data, now=self.context.clock.now(), default_capacity=5
+            )
 
 
 def request_payload(**overrides: object) -> dict[str, object]:
@@ -169,7 +170,7 @@ def request_payload(**overrides: object) -> dict[str, object]:
         "specialty": "cardiologie",
         "subspecialty": "rythmologie",
         "priority": "standard",
-        "question": "Palpitations depuis trois semaines, ECG joint : avis sur une FA paroxystique ?",
+        "question": "Palpitations depuis trois semaines, ECG joint : FA paroxystique ?",
         "patient": {
             "first_name": "Jeanne",
             "last_name": "Durand",
@@ -187,22 +188,41 @@ def request_payload(**overrides: object) -> dict[str, object]:
 async def ess(context: AppContext, client: httpx.AsyncClient) -> Ess:
     """Seed the small ESS (after ``client`` so the app has built its JWT settings)."""
     async with context.db.transaction() as session:
-        await create_specialty(session, SpecialtyCreate(
-            code="cardiologie", name="Cardiologie",
-            subspecialties=[SubspecialtyCreate(code="rythmologie", name="Rythmologie"),
-                            SubspecialtyCreate(code="hta", name="Hypertension artérielle")]))
+        await create_specialty(
+            session,
+            SpecialtyCreate(
+                code="cardiologie",
+                name="Cardiologie",
+                subspecialties=[
+                    SubspecialtyCreate(code="rythmologie", name="Rythmologie"),
+                    SubspecialtyCreate(code="hta", name="Hypertension artérielle"),
+                ],
+            ),
+        )
     world = Ess(context=context, coordinator=None)  # type: ignore[arg-type]
     world.coordinator = await world.add_user(
-        role=Role.COORDINATOR, email="coordination@ess-test.fr", name="Coordination")
+        role=Role.COORDINATOR, email="coordination@ess-test.fr", name="Coordination"
+    )
     for index, subs in enumerate([["rythmologie"], ["rythmologie", "hta"], ["hta"]]):
-        world.specialists.append(await world.add_user(
-            role=Role.SPECIALIST, email=f"specialiste{index}@ess-test.fr",
-            name=f"Dr Spécialiste {index}", specialty="cardiologie", subspecialties=subs,
-            capacity=3))
+        world.specialists.append(
+            await world.add_user(
+                role=Role.SPECIALIST,
+                email=f"specialiste{index}@ess-test.fr",
+                name=f"Dr Spécialiste {index}",
+                specialty="cardiologie",
+                subspecialties=subs,
+                capacity=3,
+            )
+        )
     for index, treating in enumerate([True, False]):
-        world.requesters.append(await world.add_user(
-            role=Role.REQUESTER, email=f"demandeur{index}@cabinet-test.fr",
-            name=f"Dr Demandeur {index}", treating_physician=treating))
+        world.requesters.append(
+            await world.add_user(
+                role=Role.REQUESTER,
+                email=f"demandeur{index}@cabinet-test.fr",
+                name=f"Dr Demandeur {index}",
+                treating_physician=treating,
+            )
+        )
     return world
 
 

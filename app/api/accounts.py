@@ -32,7 +32,9 @@ class AuthController(Controller):
     tags = ["comptes"]
 
     @post("/login", status_code=200, exclude_from_auth=True)
-    async def login(self, data: JSONBody[LoginCreate], context: NamedDependency[AppContext]) -> TokenRead:
+    async def login(
+        self, data: JSONBody[LoginCreate], context: NamedDependency[AppContext]
+    ) -> TokenRead:
         """Exchange an e-mail and password for a bearer token."""
         async with context.db.reading() as session:
             user = await user_service.authenticate(session, data.email, data.password)
@@ -63,9 +65,7 @@ class SpecialtyController(Controller):
     tags = ["spécialités"]
 
     @get("/")
-    async def list_specialties(
-        self, context: NamedDependency[AppContext]
-    ) -> list[SpecialtyRead]:
+    async def list_specialties(self, context: NamedDependency[AppContext]) -> list[SpecialtyRead]:
         """List the specialties and sub-specialties of the ESS."""
         async with context.db.reading() as session:
             return await specialty_service.list_specialties(session)
@@ -82,14 +82,18 @@ class SpecialtyController(Controller):
 class UserController(Controller):
     path = "/users"
     tags = ["comptes"]
-    guards = [requires(Role.COORDINATOR)]  # noqa: RUF012
+    guards = [requires(Role.COORDINATOR)]
 
     @post("/")
-    async def create_user(self, data: JSONBody[UserCreate], context: NamedDependency[AppContext]) -> UserRead:
+    async def create_user(
+        self, data: JSONBody[UserCreate], context: NamedDependency[AppContext]
+    ) -> UserRead:
         """Create an account (requester, specialist or coordinator)."""
         async with context.db.transaction() as session:
             user = await user_service.create_user(
-                session, data, now=context.clock.now(),
+                session,
+                data,
+                now=context.clock.now(),
                 default_capacity=context.settings.default_capacity,
             )
             return (await user_service.to_read(session, [user]))[0]
@@ -107,13 +111,19 @@ class UserController(Controller):
 
     @patch("/{user_id:uuid}")
     async def update_user(
-        self, user_id: FromPath[uuid.UUID], data: JSONBody[UserUpdate], context: NamedDependency[AppContext]
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[UserUpdate],
+        context: NamedDependency[AppContext],
     ) -> UserRead:
         """Activate or deactivate an account, change a specialist's capacity or sub-specialties."""
         async with context.db.transaction() as session:
             user = await user_service.get_user(session, user_id)
             user = await user_service.update_user(
-                session, user, active=data.active, capacity=data.capacity,
+                session,
+                user,
+                active=data.active,
+                capacity=data.capacity,
                 subspecialties=data.subspecialties,
             )
             return (await user_service.to_read(session, [user]))[0]

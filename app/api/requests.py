@@ -33,12 +33,14 @@ class RequestController(Controller):
     tags = ["demandes"]
 
     @post("/", guards=[requires(Role.REQUESTER)])
-    async def submit(self, data: JSONBody[RequestCreate], context: Context,
-                     current_user: CurrentUser) -> RequestRead:
+    async def submit(
+        self, data: JSONBody[RequestCreate], context: Context, current_user: CurrentUser
+    ) -> RequestRead:
         """Submit a request for a specialist opinion; it is dispatched at once."""
         async with context.db.transaction() as session:
-            request = await service.submit(session, current_user, data,
-                                           now=context.clock.now(), zone=context.zone)
+            request = await service.submit(
+                session, current_user, data, now=context.clock.now(), zone=context.zone
+            )
         return service.to_read(request, current_user)
 
     @get("/")
@@ -53,74 +55,105 @@ class RequestController(Controller):
         """List the requests the caller may see, newest first."""
         async with context.db.reading() as session:
             items, total = await service.list_visible(
-                session, current_user, status=status, limit=limit, offset=offset)
+                session, current_user, status=status, limit=limit, offset=offset
+            )
         return RequestPage(items=[service.to_read(r, current_user) for r in items], total=total)
 
     @get("/{request_id:uuid}")
-    async def get_request(self, request_id: FromPath[uuid.UUID], context: Context,
-                          current_user: CurrentUser) -> RequestRead:
+    async def get_request(
+        self, request_id: FromPath[uuid.UUID], context: Context, current_user: CurrentUser
+    ) -> RequestRead:
         """Return one request."""
         async with context.db.reading() as session:
             request = await service.get_visible(session, current_user, request_id)
         return service.to_read(request, current_user)
 
     @post("/{request_id:uuid}/accept", status_code=200, guards=[requires(Role.SPECIALIST)])
-    async def accept(self, request_id: FromPath[uuid.UUID], context: Context,
-                     current_user: CurrentUser) -> RequestRead:
+    async def accept(
+        self, request_id: FromPath[uuid.UUID], context: Context, current_user: CurrentUser
+    ) -> RequestRead:
         """Accept a request assigned to you."""
         async with context.db.transaction() as session:
-            request = await service.accept(session, current_user, request_id,
-                                           now=context.clock.now())
+            request = await service.accept(
+                session, current_user, request_id, now=context.clock.now()
+            )
         return service.to_read(request, current_user)
 
     @post("/{request_id:uuid}/decline", status_code=200, guards=[requires(Role.SPECIALIST)])
-    async def decline(self, request_id: FromPath[uuid.UUID], data: JSONBody[DeclineCreate], context: Context,
-                      current_user: CurrentUser) -> RequestRead:
+    async def decline(
+        self,
+        request_id: FromPath[uuid.UUID],
+        data: JSONBody[DeclineCreate],
+        context: Context,
+        current_user: CurrentUser,
+    ) -> RequestRead:
         """Decline a request; it goes to another specialist, never back to you."""
         async with context.db.transaction() as session:
-            request = await service.decline(session, current_user, request_id, data.reason,
-                                            now=context.clock.now())
+            request = await service.decline(
+                session, current_user, request_id, data.reason, now=context.clock.now()
+            )
         return service.to_read(request, current_user)
 
     @post("/{request_id:uuid}/answer", status_code=200, guards=[requires(Role.SPECIALIST)])
-    async def answer(self, request_id: FromPath[uuid.UUID], data: JSONBody[AnswerCreate], context: Context,
-                     current_user: CurrentUser) -> RequestRead:
+    async def answer(
+        self,
+        request_id: FromPath[uuid.UUID],
+        data: JSONBody[AnswerCreate],
+        context: Context,
+        current_user: CurrentUser,
+    ) -> RequestRead:
         """Give the specialist opinion."""
         async with context.db.transaction() as session:
-            request = await service.answer(session, current_user, request_id, data,
-                                           now=context.clock.now())
+            request = await service.answer(
+                session, current_user, request_id, data, now=context.clock.now()
+            )
         return service.to_read(request, current_user)
 
     @post("/{request_id:uuid}/close", status_code=200, guards=[requires(Role.REQUESTER)])
-    async def close(self, request_id: FromPath[uuid.UUID], data: JSONBody[CloseCreate], context: Context,
-                    current_user: CurrentUser) -> RequestRead:
+    async def close(
+        self,
+        request_id: FromPath[uuid.UUID],
+        data: JSONBody[CloseCreate],
+        context: Context,
+        current_user: CurrentUser,
+    ) -> RequestRead:
         """Close an answered request with the close-out feedback."""
         async with context.db.transaction() as session:
-            request = await service.close(session, current_user, request_id, data,
-                                          now=context.clock.now())
+            request = await service.close(
+                session, current_user, request_id, data, now=context.clock.now()
+            )
         return service.to_read(request, current_user)
 
     @post("/{request_id:uuid}/cancel", status_code=200, guards=[requires(Role.REQUESTER)])
-    async def cancel(self, request_id: FromPath[uuid.UUID], context: Context,
-                     current_user: CurrentUser) -> RequestRead:
+    async def cancel(
+        self, request_id: FromPath[uuid.UUID], context: Context, current_user: CurrentUser
+    ) -> RequestRead:
         """Cancel a request that has not been answered yet."""
         async with context.db.transaction() as session:
-            request = await service.cancel(session, current_user, request_id,
-                                           now=context.clock.now())
+            request = await service.cancel(
+                session, current_user, request_id, now=context.clock.now()
+            )
         return service.to_read(request, current_user)
 
     @post("/{request_id:uuid}/assign", status_code=200, guards=[requires(Role.COORDINATOR)])
-    async def assign(self, request_id: FromPath[uuid.UUID], data: JSONBody[AssignCreate], context: Context,
-                     current_user: CurrentUser) -> RequestRead:
+    async def assign(
+        self,
+        request_id: FromPath[uuid.UUID],
+        data: JSONBody[AssignCreate],
+        context: Context,
+        current_user: CurrentUser,
+    ) -> RequestRead:
         """Assign a request by hand (capacity may be exceeded; the event says so)."""
         async with context.db.transaction() as session:
-            request = await service.assign_manually(session, current_user, request_id,
-                                                    data.assignee_id, now=context.clock.now())
+            request = await service.assign_manually(
+                session, current_user, request_id, data.assignee_id, now=context.clock.now()
+            )
         return service.to_read(request, current_user)
 
     @get("/{request_id:uuid}/events")
-    async def events(self, request_id: FromPath[uuid.UUID], context: Context,
-                     current_user: CurrentUser) -> list[EventRead]:
+    async def events(
+        self, request_id: FromPath[uuid.UUID], context: Context, current_user: CurrentUser
+    ) -> list[EventRead]:
         """The request's history, with the dispatcher's reasons."""
         async with context.db.reading() as session:
             events = await service.history(session, current_user, request_id)

@@ -45,9 +45,7 @@ def visible_to(viewer: User) -> ColumnElement[bool]:
 
 async def get_visible(session: AsyncSession, viewer: User, request_id: uuid.UUID) -> Request:
     request = (
-        await session.execute(
-            select(Request).where(Request.id == request_id, visible_to(viewer))
-        )
+        await session.execute(select(Request).where(Request.id == request_id, visible_to(viewer)))
     ).scalar_one_or_none()
     if request is None:
         raise NotFoundError(NOT_FOUND)
@@ -130,123 +128,175 @@ async def submit(
     )
     session.add(request)
     await session.flush()
-    record(session, request, EventKind.SUBMITTED, at=now, actor_id=requester.id,
-           detail={"priority": request.priority})
+    record(
+        session,
+        request,
+        EventKind.SUBMITTED,
+        at=now,
+        actor_id=requester.id,
+        detail={"priority": request.priority},
+    )
     await dispatch(session, request, now=now)
     await session.flush()
     return request
 
 
-async def accept(session: AsyncSession, viewer: User, request_id: uuid.UUID, *,
-                 now: datetime) -> Request:
+async def accept(
+    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime
+) -> Request:
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.ACCEPT, request.status)
     request.accepted_at = now
-    record(session, request, EventKind.ACCEPTED, at=now, actor_id=viewer.id,
-           to_status=Status.ACCEPTED)
+    record(
+        session, request, EventKind.ACCEPTED, at=now, actor_id=viewer.id, to_status=Status.ACCEPTED
+    )
     await session.flush()
     return request
 
 
-async def decline(session: AsyncSession, viewer: User, request_id: uuid.UUID, reason: str, *,
-                  now: datetime) -> Request:
+async def decline(
+    session: AsyncSession, viewer: User, request_id: uuid.UUID, reason: str, *, now: datetime
+) -> Request:
     """Hand the request back; it goes to the next eligible specialist, never back here."""
     already = await session.get(RequestDecline, (request_id, viewer.id))
     if already is not None:
         raise ConflictError("Vous avez déjà décliné cette demande.")
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.DECLINE, request.status)
-    session.add(RequestDecline(request_id=request.id, specialist_id=viewer.id,
-                               reason=reason, declined_at=now))
-    record(session, request, EventKind.DECLINED, at=now, actor_id=viewer.id,
-           detail={"reason": reason})
+    session.add(
+        RequestDecline(
+            request_id=request.id, specialist_id=viewer.id, reason=reason, declined_at=now
+        )
+    )
+    record(
+        session, request, EventKind.DECLINED, at=now, actor_id=viewer.id, detail={"reason": reason}
+    )
     await session.flush()
     await dispatch(session, request, now=now)
     await session.flush()
     return request
 
 
-async def answer(session: AsyncSession, viewer: User, request_id: uuid.UUID,
-                 data: AnswerCreate, *, now: datetime) -> Request:
+async def answer(
+    session: AsyncSession, viewer: User, request_id: uuid.UUID, data: AnswerCreate, *, now: datetime
+) -> Request:
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.ANSWER, request.status)
     if data.appointment_at is not None and data.outcome in (Outcome.ADVICE,):
         raise InvalidInputError(
             "Une date de rendez-vous n'a de sens que si l'avis conduit à une consultation "
-            "ou une orientation.", field="appointment_at")
+            "ou une orientation.",
+            field="appointment_at",
+        )
     request.answer = data.answer
     request.outcome = data.outcome
     request.appointment_at = data.appointment_at
     request.answered_at = now
     if request.accepted_at is None:
         request.accepted_at = now
-    record(session, request, EventKind.ANSWERED, at=now, actor_id=viewer.id,
-           to_status=Status.ANSWERED, detail={"outcome": data.outcome})
+    record(
+        session,
+        request,
+        EventKind.ANSWERED,
+        at=now,
+        actor_id=viewer.id,
+        to_status=Status.ANSWERED,
+        detail={"outcome": data.outcome},
+    )
     await session.flush()
     return request
 
 
-async def close(session: AsyncSession, viewer: User, request_id: uuid.UUID,
-                data: CloseCreate, *, now: datetime) -> Request:
+async def close(
+    session: AsyncSession, viewer: User, request_id: uuid.UUID, data: CloseCreate, *, now: datetime
+) -> Request:
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.CLOSE, request.status)
     request.usefulness = data.usefulness
     request.referral_avoided = data.referral_avoided
     request.close_comment = data.comment
     request.closed_at = now
-    record(session, request, EventKind.CLOSED, at=now, actor_id=viewer.id,
-           to_status=Status.CLOSED,
-           detail={"usefulness": data.usefulness, "referral_avoided": data.referral_avoided})
+    record(
+        session,
+        request,
+        EventKind.CLOSED,
+        at=now,
+        actor_id=viewer.id,
+        to_status=Status.CLOSED,
+        detail={"usefulness": data.usefulness, "referral_avoided": data.referral_avoided},
+    )
     await session.flush()
     return request
 
 
-async def cancel(session: AsyncSession, viewer: User, request_id: uuid.UUID, *,
-                 now: datetime) -> Request:
+async def cancel(
+    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime
+) -> Request:
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.CANCEL, request.status)
     request.cancelled_at = now
-    record(session, request, EventKind.CANCELLED, at=now, actor_id=viewer.id,
-           to_status=Status.CANCELLED)
+    record(
+        session,
+        request,
+        EventKind.CANCELLED,
+        at=now,
+        actor_id=viewer.id,
+        to_status=Status.CANCELLED,
+    )
     await session.flush()
     return request
 
 
-async def assign_manually(session: AsyncSession, coordinator: User, request_id: uuid.UUID,
-                          assignee_id: uuid.UUID, *, now: datetime) -> Request:
+async def assign_manually(
+    session: AsyncSession,
+    coordinator: User,
+    request_id: uuid.UUID,
+    assignee_id: uuid.UUID,
+    *,
+    now: datetime,
+) -> Request:
     """Let the coordinator choose; capacity may be exceeded, the other rules may not."""
     request = await get_visible(session, coordinator, request_id)
     check_transition(Action.ASSIGN, request.status)
     target = await session.get(User, assignee_id)
     if target is None or target.role != Role.SPECIALIST:
-        raise InvalidInputError("Le destinataire doit être un spécialiste de l'ESS.",
-                                field="assignee_id")
+        raise InvalidInputError(
+            "Le destinataire doit être un spécialiste de l'ESS.", field="assignee_id"
+        )
     if not target.active:
         raise InvalidInputError(f"Le compte de {target.name} est désactivé.", field="assignee_id")
     if target.specialty_code != request.specialty_code:
         raise InvalidInputError(
             f"{target.name} n'exerce pas la spécialité « {request.specialty_code} ».",
-            field="assignee_id")
+            field="assignee_id",
+        )
     if target.id == request.requester_id:
-        raise InvalidInputError("L'auteur de la demande ne peut pas en être l'expert.",
-                                field="assignee_id")
+        raise InvalidInputError(
+            "L'auteur de la demande ne peut pas en être l'expert.", field="assignee_id"
+        )
     if await session.get(RequestDecline, (request.id, target.id)) is not None:
-        raise InvalidInputError(f"{target.name} a déjà décliné cette demande.",
-                                field="assignee_id")
+        raise InvalidInputError(f"{target.name} a déjà décliné cette demande.", field="assignee_id")
     if request.assignee_id == target.id:
         raise ConflictError(f"La demande est déjà attribuée à {target.name}.")
     open_count = (
         await session.execute(
-            select(func.count()).where(Request.assignee_id == target.id,
-                                       Request.status.in_(list(OPEN_STATUSES)))
+            select(func.count()).where(
+                Request.assignee_id == target.id, Request.status.in_(list(OPEN_STATUSES))
+            )
         )
     ).scalar_one()
     over = open_count >= (target.capacity or 0)
     reason = f"attribution manuelle par {coordinator.name}"
     if over:
         reason += f" (au-delà de la capacité : {open_count}/{target.capacity or 0})"
-    await assign(session, request, target.id, now=now, actor_id=coordinator.id,
-                 detail={"reason": reason, "rule": "manual", "over_capacity": over})
+    await assign(
+        session,
+        request,
+        target.id,
+        now=now,
+        actor_id=coordinator.id,
+        detail={"reason": reason, "rule": "manual", "over_capacity": over},
+    )
     await session.flush()
     return request
 
@@ -280,5 +330,3 @@ def to_read(request: Request, viewer: User) -> RequestRead:
         usefulness=request.usefulness,
         referral_avoided=request.referral_avoided,
     )
-
-

@@ -9,9 +9,7 @@ from models.errors import ConflictError
 
 async def list_specialties(session: AsyncSession) -> list[SpecialtyRead]:
     specialties = (await session.execute(select(Specialty).order_by(Specialty.name))).scalars()
-    subs = (
-        await session.execute(select(Subspecialty).order_by(Subspecialty.name))
-    ).scalars().all()
+    subs = (await session.execute(select(Subspecialty).order_by(Subspecialty.name))).scalars().all()
     by_specialty: dict[str, list[SubspecialtyRead]] = {}
     for sub in subs:
         by_specialty.setdefault(sub.specialty_code, []).append(

@@ -1,6 +1,8 @@
 """Who may do what: 401 without a token, 403 for a wrong role, 404 for what one may not see."""
 
+import asyncio
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -8,19 +10,25 @@ from tests.conftest import Ess, request_payload
 
 
 async def submit(client, ess: Ess, requester_index: int = 0) -> dict:
-    response = await client.post("/api/v1/requests", json=request_payload(),
-                                 headers=ess.auth(ess.requesters[requester_index]))
+    response = await client.post(
+        "/api/v1/requests",
+        json=request_payload(),
+        headers=ess.auth(ess.requesters[requester_index]),
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", "/api/v1/me"),
-    ("GET", "/api/v1/requests"),
-    ("POST", "/api/v1/requests"),
-    ("GET", "/api/v1/specialties"),
-    ("POST", "/api/v1/users"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/me"),
+        ("GET", "/api/v1/requests"),
+        ("POST", "/api/v1/requests"),
+        ("GET", "/api/v1/specialties"),
+        ("POST", "/api/v1/users"),
+    ],
+)
 async def test_no_token_is_401(client, method: str, path: str) -> None:
     response = await client.request(method, path, json={})
     assert response.status_code == 401
@@ -34,11 +42,9 @@ async def test_garbage_or_expired_token_is_401(client, ess: Ess) -> None:
     response = await client.get("/api/v1/me", headers={"Authorization": "Bearer not.a.token"})
     assert response.status_code == 401
     token = ess.context.jwt_auth.create_token(
-        identifier=str(ess.coordinator.id), token_expiration=__import__("datetime").timedelta(
-            seconds=1))
-    import time
-
-    time.sleep(1.1)
+        identifier=str(ess.coordinator.id), token_expiration=timedelta(seconds=1)
+    )
+    await asyncio.sleep(1.1)
     response = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
 
@@ -47,52 +53,74 @@ async def test_deactivated_account_loses_access(client, ess: Ess) -> None:
     gp = ess.requesters[0]
     headers = ess.auth(gp)
     assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
-    await client.patch(f"/api/v1/users/{gp.id}", json={"active": False},
-                       headers=ess.auth(ess.coordinator))
+    await client.patch(
+        f"/api/v1/users/{gp.id}", json={"active": False}, headers=ess.auth(ess.coordinator)
+    )
     response = await client.get("/api/v1/me", headers=headers)
     assert response.status_code == 401
     assert "désactivé" in response.json()["detail"]
 
 
 async def test_login_with_password_then_me(client, ess: Ess) -> None:
-    await ess.add_user(role="requester", email="login@cabinet-test.fr", name="Dr Login",
-                       password="un-mot-de-passe-solide")
-    response = await client.post("/api/v1/auth/login",
-                                 json={"email": "LOGIN@cabinet-test.fr",
-                                       "password": "un-mot-de-passe-solide"})
+    await ess.add_user(
+        role="requester",
+        email="login@cabinet-test.fr",
+        name="Dr Login",
+        password="un-mot-de-passe-solide",
+    )
+    response = await client.post(
+        "/api/v1/auth/login",
+        json={"email": "LOGIN@cabinet-test.fr", "password": "un-mot-de-passe-solide"},
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 8 * 3600
-    me = await client.get("/api/v1/me",
-                          headers={"Authorization": f"Bearer {body['access_token']}"})
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.json()["email"] == "login@cabinet-test.fr"
     assert me.json()["role"] == "requester"
 
 
 async def test_wrong_password_and_unknown_email_look_the_same(client, ess: Ess) -> None:
-    await ess.add_user(role="requester", email="pw@cabinet-test.fr", name="Dr Pw",
-                       password="un-mot-de-passe-solide")
-    wrong = await client.post("/api/v1/auth/login",
-                              json={"email": "pw@cabinet-test.fr", "password": "mauvais"})
-    unknown = await client.post("/api/v1/auth/login",
-                                json={"email": "nobody@cabinet-test.fr", "password": "mauvais"})
+    await ess.add_user(
+        role="requester",
+        email="pw@cabinet-test.fr",
+        name="Dr Pw",
+        password="un-mot-de-passe-solide",
+    )
+    wrong = await client.post(
+        "/api/v1/auth/login", json={"email": "pw@cabinet-test.fr", "password": "mauvais"}
+    )
+    unknown = await client.post(
+        "/api/v1/auth/login", json={"email": "nobody@cabinet-test.fr", "password": "mauvais"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json()["detail"] == unknown.json()["detail"]
 
 
-@pytest.mark.parametrize(("role_index", "method", "path", "body"), [
-    ("requester", "POST", "/api/v1/users", {"role": "requester", "email": "x@ess-test.fr",
-                                            "name": "X"}),
-    ("specialist", "GET", "/api/v1/users", None),
-    ("requester", "POST", "/api/v1/specialties", {"code": "derm", "name": "Dermatologie"}),
-    ("specialist", "POST", "/api/v1/requests", request_payload()),
-    ("coordinator", "POST", "/api/v1/requests", request_payload()),
-])
-async def test_wrong_role_is_403(client, ess: Ess, role_index: str, method: str, path: str,
-                                 body: dict | None) -> None:
-    user = {"requester": ess.requesters[0], "specialist": ess.specialists[0],
-            "coordinator": ess.coordinator}[role_index]
+@pytest.mark.parametrize(
+    ("role_index", "method", "path", "body"),
+    [
+        (
+            "requester",
+            "POST",
+            "/api/v1/users",
+            {"role": "requester", "email": "x@ess-test.fr", "name": "X"},
+        ),
+        ("specialist", "GET", "/api/v1/users", None),
+        ("requester", "POST", "/api/v1/specialties", {"code": "derm", "name": "Dermatologie"}),
+        ("specialist", "POST", "/api/v1/requests", request_payload()),
+        ("coordinator", "POST", "/api/v1/requests", request_payload()),
+    ],
+)
+async def test_wrong_role_is_403(
+    client, ess: Ess, role_index: str, method: str, path: str, body: dict | None
+) -> None:
+    user = {
+        "requester": ess.requesters[0],
+        "specialist": ess.specialists[0],
+        "coordinator": ess.coordinator,
+    }[role_index]
     response = await client.request(method, path, json=body, headers=ess.auth(user))
     assert response.status_code == 403
     assert response.json()["title"] == "Accès refusé"
@@ -100,8 +128,9 @@ async def test_wrong_role_is_403(client, ess: Ess, role_index: str, method: str,
 
 async def test_requester_cannot_act_as_specialist(client, ess: Ess) -> None:
     request = await submit(client, ess)
-    response = await client.post(f"/api/v1/requests/{request['id']}/accept",
-                                 headers=ess.auth(ess.requesters[0]))
+    response = await client.post(
+        f"/api/v1/requests/{request['id']}/accept", headers=ess.auth(ess.requesters[0])
+    )
     assert response.status_code == 403
 
 
@@ -120,12 +149,13 @@ async def test_scoping_own_assigned_or_all(client, ess: Ess) -> None:
     listing = (await client.get("/api/v1/requests", headers=ess.auth(assignee))).json()
     assert mine["id"] in [item["id"] for item in listing["items"]]
     not_assignee = next(s for s in ess.specialists if str(s.id) != mine["assignee_id"])
-    response = await client.get(f"/api/v1/requests/{mine['id']}",
-                                headers=ess.auth(not_assignee))
+    response = await client.get(f"/api/v1/requests/{mine['id']}", headers=ess.auth(not_assignee))
     assert response.status_code == 404
-    response = await client.post(f"/api/v1/requests/{mine['id']}/answer",
-                                 json={"answer": "x", "outcome": "advice"},
-                                 headers=ess.auth(not_assignee))
+    response = await client.post(
+        f"/api/v1/requests/{mine['id']}/answer",
+        json={"answer": "x", "outcome": "advice"},
+        headers=ess.auth(not_assignee),
+    )
     assert response.status_code == 404
     # The coordinator sees both.
     listing = (await client.get("/api/v1/requests", headers=ess.auth(ess.coordinator))).json()
@@ -148,8 +178,9 @@ async def test_coordinator_never_sees_clinical_content(client, ess: Ess) -> None
 
 
 async def test_unknown_request_id_is_404(client, ess: Ess) -> None:
-    response = await client.get(f"/api/v1/requests/{uuid.uuid4()}",
-                                headers=ess.auth(ess.coordinator))
+    response = await client.get(
+        f"/api/v1/requests/{uuid.uuid4()}", headers=ess.auth(ess.coordinator)
+    )
     assert response.status_code == 404
     assert response.json()["detail"] == "Demande introuvable."
 

@@ -38,23 +38,47 @@ def patient(**overrides: object) -> dict:
 
 
 SUBMISSIONS = [
-    pytest.param(request_payload(consent=False), 400, ["consent", "consentement"], id="consent-false"),
-    pytest.param({k: v for k, v in request_payload().items() if k != "consent"}, 400,
-                 ["consent"], id="consent-missing"),
-    pytest.param(request_payload(patient=patient(ins="256041234567831")), 400,
-                 ["patient.ins", "NIR"], id="ins-wrong-key"),
-    pytest.param(request_payload(patient=patient(ins="2560412")), 400, ["patient.ins"],
-                 id="ins-malformed"),
-    pytest.param(request_payload(specialty="dermatologie"), 422, ["dermatologie", "inconnue"],
-                 id="unknown-specialty"),
-    pytest.param(request_payload(subspecialty="valvulopathie"), 422,
-                 ["valvulopathie", "subspecialty"], id="unknown-subspecialty"),
-    pytest.param(request_payload(question="x" * 20_001), 400, ["question", "20000"],
-                 id="question-too-long"),
+    pytest.param(
+        request_payload(consent=False), 400, ["consent", "consentement"], id="consent-false"
+    ),
+    pytest.param(
+        {k: v for k, v in request_payload().items() if k != "consent"},
+        400,
+        ["consent"],
+        id="consent-missing",
+    ),
+    pytest.param(
+        request_payload(patient=patient(ins="256041234567831")),
+        400,
+        ["patient.ins", "NIR"],
+        id="ins-wrong-key",
+    ),
+    pytest.param(
+        request_payload(patient=patient(ins="2560412")), 400, ["patient.ins"], id="ins-malformed"
+    ),
+    pytest.param(
+        request_payload(specialty="dermatologie"),
+        422,
+        ["dermatologie", "inconnue"],
+        id="unknown-specialty",
+    ),
+    pytest.param(
+        request_payload(subspecialty="valvulopathie"),
+        422,
+        ["valvulopathie", "subspecialty"],
+        id="unknown-subspecialty",
+    ),
+    pytest.param(
+        request_payload(question="x" * 20_001), 400, ["question", "20000"], id="question-too-long"
+    ),
     pytest.param(request_payload(question="   "), 400, ["question"], id="question-blank"),
     pytest.param(request_payload(priority="très urgent"), 400, ["priority"], id="bad-priority"),
-    pytest.param(request_payload(patient=patient(birth_date="2990-01-01")), 400,
-                 ["birth_date"], id="birth-date-future"),
+    pytest.param(
+        request_payload(patient=patient(birth_date="2990-01-01")),
+        400,
+        ["birth_date"],
+        id="birth-date-future",
+    ),
     pytest.param(request_payload(patient=patient(sex="X")), 400, ["patient.sex"], id="bad-sex"),
     pytest.param(request_payload(consent="oui"), 400, ["consent"], id="wrong-type"),
     pytest.param(request_payload(patient="Jeanne Durand"), 400, ["patient"], id="patient-string"),
@@ -62,11 +86,13 @@ SUBMISSIONS = [
 
 
 @pytest.mark.parametrize(("payload", "status", "needles"), SUBMISSIONS)
-async def test_refused_submission_changes_nothing(client, ess: Ess, payload: dict, status: int,
-                                                  needles: list[str]) -> None:
+async def test_refused_submission_changes_nothing(
+    client, ess: Ess, payload: dict, status: int, needles: list[str]
+) -> None:
     before = await snapshot(ess)
-    response = await client.post("/api/v1/requests", json=payload,
-                                 headers=ess.auth(ess.requesters[0]))
+    response = await client.post(
+        "/api/v1/requests", json=payload, headers=ess.auth(ess.requesters[0])
+    )
     assert_problem(response, status, *needles)
     assert await snapshot(ess) == before
 
@@ -74,55 +100,101 @@ async def test_refused_submission_changes_nothing(client, ess: Ess, payload: dic
 async def test_malformed_json_is_400(client, ess: Ess) -> None:
     before = await snapshot(ess)
     response = await client.post(
-        "/api/v1/requests", content=b'{"specialty": "cardiologie", ',
-        headers={**ess.auth(ess.requesters[0]), "Content-Type": "application/json"})
+        "/api/v1/requests",
+        content=b'{"specialty": "cardiologie", ',
+        headers={**ess.auth(ess.requesters[0]), "Content-Type": "application/json"},
+    )
     assert_problem(response, 400)
     assert await snapshot(ess) == before
 
 
-@pytest.mark.parametrize(("rpps", "needle"), [
-    ("1234567890", "11 chiffres"),
-    ("12345678901", "clé de contrôle"),
-    ("1000000001A", "11 chiffres"),
-])
+@pytest.mark.parametrize(
+    ("rpps", "needle"),
+    [
+        ("1234567890", "11 chiffres"),
+        ("12345678901", "clé de contrôle"),
+        ("1000000001A", "11 chiffres"),
+    ],
+)
 async def test_bad_rpps_is_refused(client, ess: Ess, rpps: str, needle: str) -> None:
     before = await snapshot(ess)
-    response = await client.post("/api/v1/users", json={
-        "role": "requester", "email": "rpps@cabinet-test.fr", "name": "Dr R", "rpps": rpps},
-        headers=ess.auth(ess.coordinator))
+    response = await client.post(
+        "/api/v1/users",
+        json={"role": "requester", "email": "rpps@cabinet-test.fr", "name": "Dr R", "rpps": rpps},
+        headers=ess.auth(ess.coordinator),
+    )
     assert_problem(response, 400, "rpps", needle)
     assert await snapshot(ess) == before
 
 
 async def test_valid_rpps_is_accepted(client, ess: Ess) -> None:
-    response = await client.post("/api/v1/users", json={
-        "role": "requester", "email": "rpps@cabinet-test.fr", "name": "Dr R",
-        "rpps": "10000000017", "treating_physician": True},
-        headers=ess.auth(ess.coordinator))
+    response = await client.post(
+        "/api/v1/users",
+        json={
+            "role": "requester",
+            "email": "rpps@cabinet-test.fr",
+            "name": "Dr R",
+            "rpps": "10000000017",
+            "treating_physician": True,
+        },
+        headers=ess.auth(ess.coordinator),
+    )
     assert response.status_code == 201, response.text
     assert response.json()["rpps"] == "10000000017"
     assert response.json()["treating_physician"] is True
 
 
-@pytest.mark.parametrize(("body", "status", "needle"), [
-    ({"role": "specialist", "email": "s@ess-test.fr", "name": "S"}, 422, "spécialité"),
-    ({"role": "specialist", "email": "s@ess-test.fr", "name": "S", "specialty": "pneumo"}, 422,
-     "pneumo"),
-    ({"role": "specialist", "email": "s@ess-test.fr", "name": "S", "specialty": "cardiologie",
-      "subspecialties": ["valvulo"]}, 422, "valvulo"),
-    ({"role": "coordinator", "email": "c@ess-test.fr", "name": "C", "capacity": 3}, 422,
-     "spécialistes"),
-    ({"role": "specialist", "email": "s@ess-test.fr", "name": "S", "specialty": "cardiologie",
-      "treating_physician": True}, 422, "médecin traitant"),
-    ({"role": "requester", "email": "demandeur0@cabinet-test.fr", "name": "Doublon"}, 409,
-     "existe déjà"),
-    ({"role": "requester", "email": "pas-une-adresse", "name": "X"}, 400, "email"),
-    ({"role": "chef", "email": "x@ess-test.fr", "name": "X"}, 400, "role"),
-    ({"role": "requester", "email": "x@ess-test.fr", "name": "X", "password": "court"}, 400,
-     "password"),
-])
-async def test_bad_user_is_refused(client, ess: Ess, body: dict, status: int,
-                                   needle: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"role": "specialist", "email": "s@ess-test.fr", "name": "S"}, 422, "spécialité"),
+        (
+            {"role": "specialist", "email": "s@ess-test.fr", "name": "S", "specialty": "pneumo"},
+            422,
+            "pneumo",
+        ),
+        (
+            {
+                "role": "specialist",
+                "email": "s@ess-test.fr",
+                "name": "S",
+                "specialty": "cardiologie",
+                "subspecialties": ["valvulo"],
+            },
+            422,
+            "valvulo",
+        ),
+        (
+            {"role": "coordinator", "email": "c@ess-test.fr", "name": "C", "capacity": 3},
+            422,
+            "spécialistes",
+        ),
+        (
+            {
+                "role": "specialist",
+                "email": "s@ess-test.fr",
+                "name": "S",
+                "specialty": "cardiologie",
+                "treating_physician": True,
+            },
+            422,
+            "médecin traitant",
+        ),
+        (
+            {"role": "requester", "email": "demandeur0@cabinet-test.fr", "name": "Doublon"},
+            409,
+            "existe déjà",
+        ),
+        ({"role": "requester", "email": "pas-une-adresse", "name": "X"}, 400, "email"),
+        ({"role": "chef", "email": "x@ess-test.fr", "name": "X"}, 400, "role"),
+        (
+            {"role": "requester", "email": "x@ess-test.fr", "name": "X", "password": "court"},
+            400,
+            "password",
+        ),
+    ],
+)
+async def test_bad_user_is_refused(client, ess: Ess, body: dict, status: int, needle: str) -> None:
     before = await snapshot(ess)
     response = await client.post("/api/v1/users", json=body, headers=ess.auth(ess.coordinator))
     assert_problem(response, status, needle)
@@ -131,22 +203,31 @@ async def test_bad_user_is_refused(client, ess: Ess, body: dict, status: int,
 
 async def test_duplicate_specialty_is_409(client, ess: Ess) -> None:
     before = await snapshot(ess)
-    response = await client.post("/api/v1/specialties",
-                                 json={"code": "cardiologie", "name": "Cardio"},
-                                 headers=ess.auth(ess.coordinator))
+    response = await client.post(
+        "/api/v1/specialties",
+        json={"code": "cardiologie", "name": "Cardio"},
+        headers=ess.auth(ess.coordinator),
+    )
     assert_problem(response, 409, "existe déjà")
-    response = await client.post("/api/v1/specialties",
-                                 json={"code": "Pas Un Code", "name": "X"},
-                                 headers=ess.auth(ess.coordinator))
+    response = await client.post(
+        "/api/v1/specialties",
+        json={"code": "Pas Un Code", "name": "X"},
+        headers=ess.auth(ess.coordinator),
+    )
     assert_problem(response, 400, "code")
     assert await snapshot(ess) == before
 
 
 async def test_specialty_created_and_listed(client, ess: Ess) -> None:
-    response = await client.post("/api/v1/specialties", json={
-        "code": "dermatologie", "name": "Dermatologie",
-        "subspecialties": [{"code": "dermato-oncologie", "name": "Dermato-oncologie"}]},
-        headers=ess.auth(ess.coordinator))
+    response = await client.post(
+        "/api/v1/specialties",
+        json={
+            "code": "dermatologie",
+            "name": "Dermatologie",
+            "subspecialties": [{"code": "dermato-oncologie", "name": "Dermato-oncologie"}],
+        },
+        headers=ess.auth(ess.coordinator),
+    )
     assert response.status_code == 201
     listing = (await client.get("/api/v1/specialties", headers=ess.auth(ess.requesters[0]))).json()
     derm = next(s for s in listing if s["code"] == "dermatologie")
@@ -156,11 +237,13 @@ async def test_specialty_created_and_listed(client, ess: Ess) -> None:
 async def test_unknown_ids_are_404(client, ess: Ess) -> None:
     before = await snapshot(ess)
     missing = uuid.uuid4()
-    response = await client.post(f"/api/v1/requests/{missing}/accept",
-                                 headers=ess.auth(ess.specialists[0]))
+    response = await client.post(
+        f"/api/v1/requests/{missing}/accept", headers=ess.auth(ess.specialists[0])
+    )
     assert_problem(response, 404, "Demande introuvable")
-    response = await client.patch(f"/api/v1/users/{missing}", json={"active": False},
-                                  headers=ess.auth(ess.coordinator))
+    response = await client.patch(
+        f"/api/v1/users/{missing}", json={"active": False}, headers=ess.auth(ess.coordinator)
+    )
     assert_problem(response, 404, "Utilisateur introuvable")
     response = await client.get("/api/v1/requests/pas-un-uuid", headers=ess.auth(ess.coordinator))
     assert response.status_code in (400, 404)
@@ -168,8 +251,11 @@ async def test_unknown_ids_are_404(client, ess: Ess) -> None:
 
 
 async def submitted(client, ess: Ess) -> tuple[dict, object]:
-    body = (await client.post("/api/v1/requests", json=request_payload(),
-                              headers=ess.auth(ess.requesters[0]))).json()
+    body = (
+        await client.post(
+            "/api/v1/requests", json=request_payload(), headers=ess.auth(ess.requesters[0])
+        )
+    ).json()
     assignee = next(s for s in ess.specialists if str(s.id) == body["assignee_id"])
     return body, assignee
 
@@ -180,15 +266,19 @@ async def test_illegal_transitions_are_409_and_change_nothing(client, ess: Ess) 
     gp = ess.requesters[0]
     before = await snapshot(ess)
     # Close before any answer.
-    response = await client.post(f"/api/v1/requests/{rid}/close",
-                                 json={"usefulness": 4, "referral_avoided": True},
-                                 headers=ess.auth(gp))
+    response = await client.post(
+        f"/api/v1/requests/{rid}/close",
+        json={"usefulness": 4, "referral_avoided": True},
+        headers=ess.auth(gp),
+    )
     assert_problem(response, 409, "clôturer", "attribuée")
     assert await snapshot(ess) == before
 
-    await client.post(f"/api/v1/requests/{rid}/answer",
-                      json={"answer": "Avis donné.", "outcome": "advice"},
-                      headers=ess.auth(assignee))
+    await client.post(
+        f"/api/v1/requests/{rid}/answer",
+        json={"answer": "Avis donné.", "outcome": "advice"},
+        headers=ess.auth(assignee),
+    )
     before = await snapshot(ess)
     for path, body, who, needle in [
         ("accept", None, assignee, "accepter"),
@@ -196,8 +286,9 @@ async def test_illegal_transitions_are_409_and_change_nothing(client, ess: Ess) 
         ("cancel", None, gp, "annuler"),
         ("decline", {"reason": "trop tard"}, assignee, "décliner"),
     ]:
-        response = await client.post(f"/api/v1/requests/{rid}/{path}", json=body,
-                                     headers=ess.auth(who))
+        response = await client.post(
+            f"/api/v1/requests/{rid}/{path}", json=body, headers=ess.auth(who)
+        )
         assert_problem(response, 409, needle, "répondue")
     assert await snapshot(ess) == before
 
@@ -205,12 +296,14 @@ async def test_illegal_transitions_are_409_and_change_nothing(client, ess: Ess) 
 async def test_second_decline_by_same_specialist_is_refused(client, ess: Ess) -> None:
     request, assignee = await submitted(client, ess)
     rid = request["id"]
-    response = await client.post(f"/api/v1/requests/{rid}/decline", json={"reason": "Absent"},
-                                 headers=ess.auth(assignee))
+    response = await client.post(
+        f"/api/v1/requests/{rid}/decline", json={"reason": "Absent"}, headers=ess.auth(assignee)
+    )
     assert response.status_code == 200
     before = await snapshot(ess)
-    response = await client.post(f"/api/v1/requests/{rid}/decline", json={"reason": "Absent"},
-                                 headers=ess.auth(assignee))
+    response = await client.post(
+        f"/api/v1/requests/{rid}/decline", json={"reason": "Absent"}, headers=ess.auth(assignee)
+    )
     assert_problem(response, 409, "déjà décliné")
     assert await snapshot(ess) == before
 
@@ -218,11 +311,13 @@ async def test_second_decline_by_same_specialist_is_refused(client, ess: Ess) ->
 async def test_manual_assignment_refusals(client, ess: Ess) -> None:
     request, assignee = await submitted(client, ess)
     rid = request["id"]
-    await client.post(f"/api/v1/requests/{rid}/decline", json={"reason": "Absent"},
-                      headers=ess.auth(assignee))
+    await client.post(
+        f"/api/v1/requests/{rid}/decline", json={"reason": "Absent"}, headers=ess.auth(assignee)
+    )
     inactive = ess.specialists[2]
-    await client.patch(f"/api/v1/users/{inactive.id}", json={"active": False},
-                       headers=ess.auth(ess.coordinator))
+    await client.patch(
+        f"/api/v1/users/{inactive.id}", json={"active": False}, headers=ess.auth(ess.coordinator)
+    )
     before = await snapshot(ess)
     for target, needle in [
         (assignee.id, "déjà décliné"),
@@ -230,9 +325,11 @@ async def test_manual_assignment_refusals(client, ess: Ess) -> None:
         (ess.coordinator.id, "spécialiste"),
         (uuid.uuid4(), "spécialiste"),
     ]:
-        response = await client.post(f"/api/v1/requests/{rid}/assign",
-                                     json={"assignee_id": str(target)},
-                                     headers=ess.auth(ess.coordinator))
+        response = await client.post(
+            f"/api/v1/requests/{rid}/assign",
+            json={"assignee_id": str(target)},
+            headers=ess.auth(ess.coordinator),
+        )
         assert_problem(response, 422, needle)
     assert await snapshot(ess) == before
 
@@ -244,13 +341,20 @@ async def test_answer_validation(client, ess: Ess) -> None:
     for body, status, needle in [
         ({"answer": "x", "outcome": "rien"}, 400, "outcome"),
         ({"answer": "", "outcome": "advice"}, 400, "answer"),
-        ({"answer": "x", "outcome": "advice", "appointment_at": "2026-03-10T10:00:00+01:00"},
-         422, "rendez-vous"),
-        ({"answer": "x", "outcome": "consultation", "appointment_at": "2026-03-10T10:00:00"},
-         400, "appointment_at"),
+        (
+            {"answer": "x", "outcome": "advice", "appointment_at": "2026-03-10T10:00:00+01:00"},
+            422,
+            "rendez-vous",
+        ),
+        (
+            {"answer": "x", "outcome": "consultation", "appointment_at": "2026-03-10T10:00:00"},
+            400,
+            "appointment_at",
+        ),
     ]:
-        response = await client.post(f"/api/v1/requests/{rid}/answer", json=body,
-                                     headers=ess.auth(assignee))
+        response = await client.post(
+            f"/api/v1/requests/{rid}/answer", json=body, headers=ess.auth(assignee)
+        )
         assert_problem(response, status, needle)
     assert await snapshot(ess) == before
 
@@ -258,20 +362,27 @@ async def test_answer_validation(client, ess: Ess) -> None:
 async def test_close_validation(client, ess: Ess) -> None:
     request, assignee = await submitted(client, ess)
     rid = request["id"]
-    await client.post(f"/api/v1/requests/{rid}/answer",
-                      json={"answer": "Avis.", "outcome": "advice"}, headers=ess.auth(assignee))
+    await client.post(
+        f"/api/v1/requests/{rid}/answer",
+        json={"answer": "Avis.", "outcome": "advice"},
+        headers=ess.auth(assignee),
+    )
     before = await snapshot(ess)
-    for body in [{"usefulness": 6, "referral_avoided": True},
-                 {"usefulness": 0, "referral_avoided": True},
-                 {"usefulness": 3}]:
-        response = await client.post(f"/api/v1/requests/{rid}/close", json=body,
-                                     headers=ess.auth(ess.requesters[0]))
+    for body in [
+        {"usefulness": 6, "referral_avoided": True},
+        {"usefulness": 0, "referral_avoided": True},
+        {"usefulness": 3},
+    ]:
+        response = await client.post(
+            f"/api/v1/requests/{rid}/close", json=body, headers=ess.auth(ess.requesters[0])
+        )
         assert_problem(response, 400)
     assert await snapshot(ess) == before
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=1000", "offset=-1", "status=perdu",
-                                   "limit=abc"])
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=1000", "offset=-1", "status=perdu", "limit=abc"]
+)
 async def test_bad_list_query_is_400(client, ess: Ess, query: str) -> None:
     response = await client.get(f"/api/v1/requests?{query}", headers=ess.auth(ess.coordinator))
     assert_problem(response, 400)

@@ -6,17 +6,24 @@ from models.lifecycle import ALLOWED_FROM, Action, IllegalTransition, Status, ch
 
 EXPECTED_ALLOWED = {
     (Action.ACCEPT, Status.ASSIGNED),
-    (Action.DECLINE, Status.ASSIGNED), (Action.DECLINE, Status.ACCEPTED),
+    (Action.DECLINE, Status.ASSIGNED),
+    (Action.DECLINE, Status.ACCEPTED),
     (Action.ASK_INFO, Status.ACCEPTED),
     (Action.PROVIDE_INFO, Status.AWAITING_INFO),
-    (Action.ANSWER, Status.ASSIGNED), (Action.ANSWER, Status.ACCEPTED),
+    (Action.ANSWER, Status.ASSIGNED),
+    (Action.ANSWER, Status.ACCEPTED),
     (Action.ANSWER, Status.AWAITING_INFO),
     (Action.CLOSE, Status.ANSWERED),
-    (Action.DISPATCH, Status.PENDING), (Action.DISPATCH, Status.ASSIGNED),
-    *((Action.CANCEL, s) for s in (Status.PENDING, Status.ASSIGNED, Status.ACCEPTED,
-                                   Status.AWAITING_INFO)),
-    *((Action.ASSIGN, s) for s in (Status.PENDING, Status.ASSIGNED, Status.ACCEPTED,
-                                   Status.AWAITING_INFO)),
+    (Action.DISPATCH, Status.PENDING),
+    (Action.DISPATCH, Status.ASSIGNED),
+    *(
+        (Action.CANCEL, s)
+        for s in (Status.PENDING, Status.ASSIGNED, Status.ACCEPTED, Status.AWAITING_INFO)
+    ),
+    *(
+        (Action.ASSIGN, s)
+        for s in (Status.PENDING, Status.ASSIGNED, Status.ACCEPTED, Status.AWAITING_INFO)
+    ),
 }
 
 
@@ -37,6 +44,7 @@ def test_terminal_statuses_allow_nothing() -> None:
 
 
 def test_message_names_action_and_status_in_french() -> None:
-    with pytest.raises(IllegalTransition, match="Impossible de clôturer une demande au statut "
-                                                "« attribuée »"):
+    with pytest.raises(
+        IllegalTransition, match="Impossible de clôturer une demande au statut « attribuée »"
+    ):
         check_transition(Action.CLOSE, "assigned")

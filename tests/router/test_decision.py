@@ -12,8 +12,13 @@ T = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 def candidate(n: int, **fields: object) -> Candidate:
-    return Candidate(id=uuid.UUID(int=n), name=f"Dr {n}",
-                     last_assigned_at=fields.pop("last", None), capacity=3, **fields)
+    return Candidate(
+        id=uuid.UUID(int=n),
+        name=f"Dr {n}",
+        last_assigned_at=fields.pop("last", None),
+        capacity=3,
+        **fields,
+    )
 
 
 def test_least_recently_assigned_wins_and_never_assigned_first() -> None:
@@ -48,16 +53,30 @@ def test_nobody_eligible_gives_no_choice_and_every_reason() -> None:
     assert [reason for _, reason in decision.excluded] == [Exclusion.INACTIVE, Exclusion.DECLINED]
 
 
-candidates = st.builds(
-    lambda n, active, in_pool, on_schedule, absent, open_count, capacity, requester, declined,
-    minutes: Candidate(
-        id=uuid.UUID(int=n), name=str(n),
+def _candidate(n: int, flags: tuple[bool, ...], load: tuple[int, int], minutes: int | None):
+    active, in_pool, on_schedule, absent, requester, declined = flags
+    return Candidate(
+        id=uuid.UUID(int=n),
+        name=str(n),
         last_assigned_at=None if minutes is None else T + timedelta(minutes=minutes),
-        active=active, in_pool=in_pool, on_schedule=on_schedule, absent=absent,
-        open_count=open_count, capacity=capacity, is_requester=requester, declined=declined),
-    st.integers(0, 10_000), st.booleans(), st.booleans(), st.booleans(), st.booleans(),
-    st.integers(0, 6), st.integers(0, 6), st.booleans(), st.booleans(),
-    st.none() | st.integers(0, 600))
+        active=active,
+        in_pool=in_pool,
+        on_schedule=on_schedule,
+        absent=absent,
+        open_count=load[0],
+        capacity=load[1],
+        is_requester=requester,
+        declined=declined,
+    )
+
+
+candidates = st.builds(
+    _candidate,
+    st.integers(0, 10_000),
+    st.tuples(*[st.booleans()] * 6),
+    st.tuples(st.integers(0, 6), st.integers(0, 6)),
+    st.none() | st.integers(0, 600),
+)
 
 
 @given(st.lists(candidates, max_size=30, unique_by=lambda c: c.id))
