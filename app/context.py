@@ -1,21 +1,38 @@
 """What the running service shares between requests, jobs and the command line."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from config import Clock, Settings
 from models.database import Database
+from router import DispatchPolicy
+from sla.calendar import Calendar, build_calendar
 
 
-@dataclass
+@dataclass(eq=False)
 class AppContext:
     settings: Settings
     db: Database
     clock: Clock
-    jwt_auth: Any = None
+    jwt_auth: Any = field(default=None)
     """Litestar's JWTCookieAuth, set when the web application is built."""
 
-    @property
+    @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.settings.timezone)
+
+    @cached_property
+    def calendar(self) -> Calendar:
+        return build_calendar(
+            self.settings.sla.calendar, self.settings.timezone, self.settings.sla.subdivision
+        )
+
+    @cached_property
+    def policy(self) -> DispatchPolicy:
+        return DispatchPolicy(
+            calendar=self.calendar,
+            zone=self.zone,
+            fallback_to_specialty=self.settings.dispatch.fallback_to_specialty,
+        )

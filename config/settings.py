@@ -80,10 +80,17 @@ class SlaSettings(BaseModel):
     """Deadlines of urgent requests."""
     standard: StandardSla = StandardSla()
     """Deadlines of standard requests."""
+    subdivision: str | None = None
+    """French subdivision for extra public holidays, e.g. ``57`` (Moselle), ``67``, ``68``."""
     warn_at: float = Field(default=0.75, gt=0, lt=1)
     """Fraction of a deadline at which the assignee is warned."""
     tick_seconds: float = Field(default=30, gt=0)
     """How often the scheduler looks for due deadlines."""
+
+
+class DispatchSettings(BaseModel):
+    fallback_to_specialty: bool = True
+    """When nobody of the sub-specialty is eligible, try the whole specialty."""
 
 
 class Settings(BaseSettings):
@@ -115,6 +122,8 @@ class Settings(BaseSettings):
     """Outgoing mail (notifications only, never clinical content)."""
     sla: SlaSettings = SlaSettings()
     """Response-time policy."""
+    dispatch: DispatchSettings = DispatchSettings()
+    """How requests are assigned."""
 
     @field_validator("base_url")
     @classmethod

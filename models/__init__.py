@@ -1,6 +1,16 @@
 """SQLModel tables, API schemas, identifier validation and the request state machine."""
 
+from models.availability import (
+    Absence,
+    AbsenceCreate,
+    AbsenceRead,
+    ScheduleRead,
+    ScheduleSlot,
+    ScheduleUpdate,
+    SlotIn,
+)
 from models.lifecycle import OPEN_STATUSES, Action, IllegalTransition, Status, check_transition
+from models.outbox import NotificationKind, OutboxMessage, OutboxStatus, enqueue
 from models.request import (
     AnswerCreate,
     AssignCreate,
@@ -32,6 +42,9 @@ from models.user import Role, User, UserCreate, UserRead, UserUpdate
 
 __all__ = [
     "OPEN_STATUSES",
+    "Absence",
+    "AbsenceCreate",
+    "AbsenceRead",
     "Action",
     "AnswerCreate",
     "AssignCreate",
@@ -40,6 +53,9 @@ __all__ = [
     "EventKind",
     "EventRead",
     "IllegalTransition",
+    "NotificationKind",
+    "OutboxMessage",
+    "OutboxStatus",
     "Outcome",
     "PatientIdentity",
     "Priority",
@@ -51,7 +67,11 @@ __all__ = [
     "RequestPage",
     "RequestRead",
     "Role",
+    "ScheduleRead",
+    "ScheduleSlot",
+    "ScheduleUpdate",
     "SlaState",
+    "SlotIn",
     "Specialty",
     "SpecialtyCreate",
     "SpecialtyRead",
@@ -64,4 +84,5 @@ __all__ = [
     "UserSubspecialty",
     "UserUpdate",
     "check_transition",
+    "enqueue",
 ]

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from pydantic import EmailStr, field_validator
-from sqlalchemy import String
+from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
 from models.identifiers import validate_rpps
@@ -38,6 +38,8 @@ class UserBase(SQLModel):
 
 
 class User(UserBase, table=True):
+    __table_args__ = (Index("ix_user_pool_rotation", "specialty_code", "rotation"),)
+
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(max_length=254, unique=True)
     rpps: str | None = Field(default=None, max_length=11, unique=True)
@@ -46,6 +48,9 @@ class User(UserBase, table=True):
     specialty_code: str | None = Field(default=None, foreign_key="specialty.code", max_length=40)
     capacity: int | None = None
     last_assigned_at: datetime | None = Field(default=None)
+    # Position in the rotation: the pool's highest value + 1 at each assignment.
+    # A counter, not a clock, so that concurrent transactions cannot reorder turns.
+    rotation: int = Field(default=0)
     created_at: datetime
 
 

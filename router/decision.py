@@ -1,15 +1,20 @@
-"""The dispatcher's choice as a pure function: candidates in, decision out.
+"""The dispatcher's rules as a pure model: candidates in, decision out.
 
 Filters apply in a fixed order and the first one a specialist fails is the reason
 recorded for them; among those left, the least recently assigned wins (ties by id).
 Least-recently-assigned keeps the team's share even without favouring whoever has
 the lowest load, which would flood a specialist just back from leave.
+
+Production evaluates the same rules inside the database (``router.eligibility``),
+so that a pool of thousands is filtered by one query; this module is the
+executable specification the property tests hammer, and a differential test keeps
+the two in agreement.
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 
 
@@ -40,7 +45,7 @@ class Candidate:
 
     id: uuid.UUID
     name: str
-    last_assigned_at: datetime | None
+    rotation: int = 0
     active: bool = True
     in_pool: bool = True
     on_schedule: bool = True
@@ -70,30 +75,51 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
+class Choice:
+    id: uuid.UUID
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Excluded:
+    id: uuid.UUID
+    name: str
+    reason: Exclusion
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
-    chosen: Candidate | None
+    chosen: Choice | None
     eligible_count: int
-    excluded: tuple[tuple[Candidate, Exclusion], ...] = field(default=())
+    # Those left out with their reason; cut to a readable length in very large pools,
+    # in which case ``excluded_counts`` still counts every one of them.
+    excluded: tuple[Excluded, ...] = ()
+    excluded_counts: dict[Exclusion, int] = field(default_factory=dict)
 
 
-def rotation_key(candidate: Candidate) -> tuple[int, datetime | None, str]:
-    """Order by least recently assigned (never assigned first), then by id."""
-    never = candidate.last_assigned_at is None
-    return (0 if never else 1, candidate.last_assigned_at, str(candidate.id))
+def rotation_key(candidate: Candidate) -> tuple[int, str]:
+    """Order by least recently assigned, then by id."""
+    return (candidate.rotation, str(candidate.id))
 
 
 def decide(candidates: Iterable[Candidate]) -> Decision:
     """Choose the least recently assigned eligible candidate, or nobody."""
     eligible: list[Candidate] = []
-    excluded: list[tuple[Candidate, Exclusion]] = []
+    excluded: list[Excluded] = []
     for candidate in candidates:
         reason = candidate.exclusion()
         if reason is None:
             eligible.append(candidate)
         else:
-            excluded.append((candidate, reason))
-    chosen = min(eligible, key=rotation_key) if eligible else None
-    return Decision(chosen=chosen, eligible_count=len(eligible), excluded=tuple(excluded))
+            excluded.append(Excluded(candidate.id, candidate.name, reason))
+    best = min(eligible, key=rotation_key) if eligible else None
+    excluded.sort(key=lambda e: (e.name, str(e.id)))
+    return Decision(
+        chosen=Choice(best.id, best.name) if best else None,
+        eligible_count=len(eligible),
+        excluded=tuple(excluded),
+        excluded_counts=dict(Counter(e.reason for e in excluded)),
+    )
 
 
 def explain(decision: Decision, pool_label: str) -> str:
@@ -108,13 +134,13 @@ def explain(decision: Decision, pool_label: str) -> str:
     )
 
 
-def excluded_detail(excluded: Sequence[tuple[Candidate, Exclusion]]) -> list[dict[str, str]]:
+def excluded_detail(decision: Decision) -> list[dict[str, str]]:
     return [
         {
-            "specialist_id": str(c.id),
-            "name": c.name,
-            "reason": r.value,
-            "label": EXCLUSION_LABELS[r],
+            "specialist_id": str(e.id),
+            "name": e.name,
+            "reason": e.reason.value,
+            "label": EXCLUSION_LABELS[e.reason],
         }
-        for c, r in excluded
+        for e in decision.excluded
     ]

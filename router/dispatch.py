@@ -1,32 +1,49 @@
-"""The transactional shell around the dispatcher's pure choice.
+"""The transactional shell around the dispatcher's choice.
 
-One dispatch = one transaction: lock the pool, read the candidates, decide, write
-the assignment (or ``pending``) and the event that explains it.
+One dispatch happens inside the caller's transaction: lock the pool, evaluate the
+rules, write the assignment (or ``pending``), the event that explains it and the
+notification, all or nothing.
+
+Lock order, to rule out deadlocks between processes on PostgreSQL: a transaction
+that will dispatch takes the pool's advisory lock *before* it writes any request
+row, and the pending backlog is read with ``SKIP LOCKED`` so it never waits on a row.
 """
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select, text, update
+from sqlalchemy import case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
-    OPEN_STATUSES,
     EventKind,
+    NotificationKind,
+    Priority,
     Request,
-    RequestDecline,
     Role,
     Status,
     User,
-    UserSubspecialty,
+    enqueue,
 )
+from models.database import Database
 from models.history import record
-from router.decision import Candidate, Decision, decide, excluded_detail, explain
+from router.decision import Decision, excluded_detail, explain
+from router.eligibility import Moment, OpenCalendar, decide_in_database
+
+
+@dataclass(frozen=True)
+class DispatchPolicy:
+    """What the dispatcher needs from the settings."""
+
+    calendar: OpenCalendar
+    zone: ZoneInfo
+    fallback_to_specialty: bool = True
 
 
 async def lock_pool(session: AsyncSession, specialty_code: str) -> None:
-    """Serialise dispatches of one specialty (PostgreSQL; SQLite writers are already serial)."""
+    """Serialise the dispatches of one specialty (PostgreSQL; SQLite writers are serial)."""
     if session.bind.dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(:pool))"),
@@ -34,76 +51,28 @@ async def lock_pool(session: AsyncSession, specialty_code: str) -> None:
         )
 
 
-async def load_candidates(session: AsyncSession, request: Request) -> list[Candidate]:
-    """Read every specialist of the request's specialty with what the rules need."""
-    open_count = (
-        select(func.count())
-        .where(Request.assignee_id == User.id, Request.status.in_(list(OPEN_STATUSES)))
-        .scalar_subquery()
-    )
-    declined = exists().where(
-        RequestDecline.request_id == request.id, RequestDecline.specialist_id == User.id
-    )
-    if request.subspecialty_code:
-        covers = exists().where(
-            and_(
-                UserSubspecialty.user_id == User.id,
-                UserSubspecialty.subspecialty_code == request.subspecialty_code,
-            )
-        )
-    else:
-        covers = True
-    rows = await session.execute(
-        select(
-            User.id,
-            User.name,
-            User.active,
-            func.coalesce(User.capacity, 0),
-            User.last_assigned_at,
-            covers if covers is not True else text("1"),
-            open_count,
-            declined,
-        ).where(User.role == Role.SPECIALIST, User.specialty_code == request.specialty_code)
-    )
-    return [
-        Candidate(
-            id=row[0],
-            name=row[1],
-            active=row[2],
-            capacity=row[3],
-            last_assigned_at=row[4],
-            in_pool=bool(row[5]),
-            open_count=row[6],
-            declined=bool(row[7]),
-            is_requester=row[0] == request.requester_id,
-        )
-        for row in rows
-    ]
-
-
 async def dispatch(
     session: AsyncSession,
     request: Request,
     *,
     now: datetime,
+    policy: DispatchPolicy,
     actor_id: uuid.UUID | None = None,
-    fallback_to_specialty: bool = True,
 ) -> Decision:
     """Assign ``request`` to the next eligible specialist, or leave it ``pending``."""
     await lock_pool(session, request.specialty_code)
-    candidates = await load_candidates(session, request)
-    ladder: list[dict[str, object]] = []
-
+    moment = Moment.at(now, policy.calendar, policy.zone)
+    use_sub = request.subspecialty_code is not None
     pool_label = (
         f"sur-spécialité {request.subspecialty_code}"
-        if request.subspecialty_code
+        if use_sub
         else f"spécialité {request.specialty_code}"
     )
-    decision = decide(candidates)
-    ladder.append({"pool": pool_label, "eligible": decision.eligible_count})
-    if decision.chosen is None and request.subspecialty_code and fallback_to_specialty:
+    decision = await decide_in_database(session, request, moment, use_subspecialty=use_sub)
+    ladder: list[dict[str, object]] = [{"pool": pool_label, "eligible": decision.eligible_count}]
+    if decision.chosen is None and use_sub and policy.fallback_to_specialty:
         pool_label = f"repli sur la spécialité {request.specialty_code}"
-        decision = decide(replace(c, in_pool=True) for c in candidates)
+        decision = await decide_in_database(session, request, moment, use_subspecialty=False)
         ladder.append({"pool": pool_label, "eligible": decision.eligible_count})
 
     detail: dict[str, object] = {
@@ -111,25 +80,30 @@ async def dispatch(
         "rule": "least_recently_assigned" if decision.chosen else "nobody_eligible",
         "eligible_count": decision.eligible_count,
         "ladder": ladder,
-        "excluded": excluded_detail(decision.excluded),
+        "excluded": excluded_detail(decision),
+        "excluded_counts": {k.value: v for k, v in decision.excluded_counts.items()},
     }
-    if decision.chosen is None:
+    if decision.chosen is not None:
+        await assign(session, request, decision.chosen.id, now=now, actor_id=actor_id,
+                     detail=detail)
+    elif request.status != Status.PENDING or request.assignee_id is not None:
+        # Only a change is news: a request already waiting stays quiet when a
+        # sweep still finds nobody.
         request.assignee_id = None
         request.assigned_at = None
-        record(
-            session,
-            request,
-            EventKind.PENDING,
-            at=now,
-            actor_id=actor_id,
-            to_status=Status.PENDING,
-            detail=detail,
-        )
-    else:
-        await assign(
-            session, request, decision.chosen.id, now=now, actor_id=actor_id, detail=detail
-        )
+        record(session, request, EventKind.PENDING, at=now, actor_id=actor_id,
+               to_status=Status.PENDING, detail=detail)
+        await notify_coordinators(session, request, now=now)
     return decision
+
+
+async def notify_coordinators(session: AsyncSession, request: Request, *, now: datetime) -> None:
+    coordinators = await session.execute(
+        select(User.id).where(User.role == Role.COORDINATOR, User.active.is_(True))
+    )
+    for (coordinator_id,) in coordinators:
+        enqueue(session, NotificationKind.PENDING, recipient_id=coordinator_id,
+                request_id=request.id, now=now, params={"reference": request.reference})
 
 
 async def assign(
@@ -141,17 +115,67 @@ async def assign(
     actor_id: uuid.UUID | None,
     detail: dict[str, object],
 ) -> None:
-    """Give ``request`` to ``specialist_id`` and take their turn in the rotation."""
+    """Give ``request`` to ``specialist_id``, take their turn in the rotation, tell them."""
     request.assignee_id = specialist_id
     request.assigned_at = now
     request.accepted_at = None
     record(
-        session,
-        request,
-        EventKind.ASSIGNED,
-        at=now,
-        actor_id=actor_id,
-        to_status=Status.ASSIGNED,
-        detail={"assignee_id": str(specialist_id), **detail},
+        session, request, EventKind.ASSIGNED, at=now, actor_id=actor_id,
+        to_status=Status.ASSIGNED, detail={"assignee_id": str(specialist_id), **detail},
     )
-    await session.execute(update(User).where(User.id == specialist_id).values(last_assigned_at=now))
+    # The request row is written by the ORM with its version check: if another
+    # transaction changed it since it was read, this one fails instead of
+    # assigning twice (the "conditional update" claim).
+    next_turn = (
+        select(func.coalesce(func.max(User.rotation), 0) + 1)
+        .where(User.specialty_code == request.specialty_code)
+        .scalar_subquery()
+    )
+    await session.execute(
+        update(User).where(User.id == specialist_id).values(last_assigned_at=now,
+                                                            rotation=next_turn)
+    )
+    enqueue(session, NotificationKind.ASSIGNED, recipient_id=specialist_id,
+            request_id=request.id, now=now,
+            params={"reference": request.reference, "priority": request.priority})
+
+
+async def drain_pending(
+    session: AsyncSession,
+    specialty_code: str,
+    *,
+    now: datetime,
+    policy: DispatchPolicy,
+    limit: int = 100,
+) -> int:
+    """Dispatch again the specialty's pending requests, most urgent and oldest first."""
+    await lock_pool(session, specialty_code)
+    query = (
+        select(Request)
+        .where(Request.status == Status.PENDING, Request.specialty_code == specialty_code)
+        .order_by(case((Request.priority == Priority.URGENT, 0), else_=1),
+                  Request.submitted_at, Request.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    assigned = 0
+    for request in (await session.execute(query)).scalars().all():
+        if (await dispatch(session, request, now=now, policy=policy)).chosen is not None:
+            assigned += 1
+    await session.flush()
+    return assigned
+
+
+async def sweep_pending(db: Database, *, now: datetime, policy: DispatchPolicy) -> int:
+    """Retry every specialty's backlog, one transaction per specialty (periodic job)."""
+    async with db.reading() as session:
+        specialties = (
+            await session.execute(
+                select(Request.specialty_code).where(Request.status == Status.PENDING).distinct()
+            )
+        ).scalars().all()
+    assigned = 0
+    for code in specialties:
+        async with db.transaction() as session:
+            assigned += await drain_pending(session, code, now=now, policy=policy)
+    return assigned

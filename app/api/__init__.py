@@ -2,7 +2,13 @@
 
 from litestar import Router
 
-from app.api.accounts import AuthController, MeController, SpecialtyController, UserController
+from app.api.accounts import (
+    AuthController,
+    AvailabilityController,
+    MeController,
+    SpecialtyController,
+    UserController,
+)
 from app.api.requests import RequestController
 
 api_router = Router(
@@ -12,6 +18,7 @@ api_router = Router(
         MeController,
         SpecialtyController,
         UserController,
+        AvailabilityController,
         RequestController,
     ],
 )

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from litestar import Controller, get, patch, post
+from litestar import Controller, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -11,9 +11,22 @@ from sqlmodel import Field, SQLModel
 
 from app.auth import issue_token, requires
 from app.context import AppContext
+from app.services import availability
 from app.services import specialties as specialty_service
 from app.services import users as user_service
-from models import Role, SpecialtyCreate, SpecialtyRead, User, UserCreate, UserRead, UserUpdate
+from models import (
+    AbsenceCreate,
+    AbsenceRead,
+    Role,
+    ScheduleRead,
+    ScheduleUpdate,
+    SpecialtyCreate,
+    SpecialtyRead,
+    User,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
 
 
 class LoginCreate(SQLModel):
@@ -95,6 +108,7 @@ class UserController(Controller):
                 data,
                 now=context.clock.now(),
                 default_capacity=context.settings.default_capacity,
+                policy=context.policy,
             )
             return (await user_service.to_read(session, [user]))[0]
 
@@ -125,5 +139,82 @@ class UserController(Controller):
                 active=data.active,
                 capacity=data.capacity,
                 subspecialties=data.subspecialties,
+                now=context.clock.now(),
+                policy=context.policy,
             )
             return (await user_service.to_read(session, [user]))[0]
+
+
+class AvailabilityController(Controller):
+    """A specialist's weekly schedule and absences (the specialist or the coordinator)."""
+
+    path = "/users/{user_id:uuid}"
+    tags = ["disponibilités"]
+    guards = [requires(Role.SPECIALIST, Role.COORDINATOR)]
+
+    @get("/schedule")
+    async def get_schedule(
+        self,
+        user_id: FromPath[uuid.UUID],
+        context: NamedDependency[AppContext],
+        current_user: NamedDependency[User],
+    ) -> ScheduleRead:
+        """Return the weekly schedule (local times; empty: available whenever open)."""
+        async with context.db.reading() as session:
+            user = await availability.specialist_for(session, current_user, user_id)
+            return await availability.read_schedule(session, user)
+
+    @put("/schedule")
+    async def put_schedule(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[ScheduleUpdate],
+        context: NamedDependency[AppContext],
+        current_user: NamedDependency[User],
+    ) -> ScheduleRead:
+        """Replace the weekly schedule (weekday 0 = Monday, "HH:MM" local times)."""
+        async with context.db.transaction() as session:
+            user = await availability.specialist_for(session, current_user, user_id)
+            return await availability.replace_schedule(
+                session, user, data, now=context.clock.now(), policy=context.policy
+            )
+
+    @get("/absences")
+    async def get_absences(
+        self,
+        user_id: FromPath[uuid.UUID],
+        context: NamedDependency[AppContext],
+        current_user: NamedDependency[User],
+    ) -> list[AbsenceRead]:
+        """List the specialist's absences."""
+        async with context.db.reading() as session:
+            user = await availability.specialist_for(session, current_user, user_id)
+            return await availability.list_absences(session, user)
+
+    @post("/absences")
+    async def post_absence(
+        self,
+        user_id: FromPath[uuid.UUID],
+        data: JSONBody[AbsenceCreate],
+        context: NamedDependency[AppContext],
+        current_user: NamedDependency[User],
+    ) -> AbsenceRead:
+        """Declare an absence: no new request is assigned during it."""
+        async with context.db.transaction() as session:
+            user = await availability.specialist_for(session, current_user, user_id)
+            return await availability.add_absence(session, user, data, now=context.clock.now())
+
+    @delete("/absences/{absence_id:uuid}")
+    async def delete_absence(
+        self,
+        user_id: FromPath[uuid.UUID],
+        absence_id: FromPath[uuid.UUID],
+        context: NamedDependency[AppContext],
+        current_user: NamedDependency[User],
+    ) -> None:
+        """Cancel an absence."""
+        async with context.db.transaction() as session:
+            user = await availability.specialist_for(session, current_user, user_id)
+            await availability.remove_absence(
+                session, user, absence_id, now=context.clock.now(), policy=context.policy
+            )

@@ -39,7 +39,7 @@ class RequestController(Controller):
         """Submit a request for a specialist opinion; it is dispatched at once."""
         async with context.db.transaction() as session:
             request = await service.submit(
-                session, current_user, data, now=context.clock.now(), zone=context.zone
+                session, current_user, data, now=context.clock.now(), policy=context.policy
             )
         return service.to_read(request, current_user)
 
@@ -90,7 +90,12 @@ class RequestController(Controller):
         """Decline a request; it goes to another specialist, never back to you."""
         async with context.db.transaction() as session:
             request = await service.decline(
-                session, current_user, request_id, data.reason, now=context.clock.now()
+                session,
+                current_user,
+                request_id,
+                data.reason,
+                now=context.clock.now(),
+                policy=context.policy,
             )
         return service.to_read(request, current_user)
 
@@ -105,7 +110,12 @@ class RequestController(Controller):
         """Give the specialist opinion."""
         async with context.db.transaction() as session:
             request = await service.answer(
-                session, current_user, request_id, data, now=context.clock.now()
+                session,
+                current_user,
+                request_id,
+                data,
+                now=context.clock.now(),
+                policy=context.policy,
             )
         return service.to_read(request, current_user)
 
@@ -131,7 +141,11 @@ class RequestController(Controller):
         """Cancel a request that has not been answered yet."""
         async with context.db.transaction() as session:
             request = await service.cancel(
-                session, current_user, request_id, now=context.clock.now()
+                session,
+                current_user,
+                request_id,
+                now=context.clock.now(),
+                policy=context.policy,
             )
         return service.to_read(request, current_user)
 
@@ -146,7 +160,12 @@ class RequestController(Controller):
         """Assign a request by hand (capacity may be exceeded; the event says so)."""
         async with context.db.transaction() as session:
             request = await service.assign_manually(
-                session, current_user, request_id, data.assignee_id, now=context.clock.now()
+                session,
+                current_user,
+                request_id,
+                data.assignee_id,
+                now=context.clock.now(),
+                policy=context.policy,
             )
         return service.to_read(request, current_user)
 

@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +12,7 @@ from models import (
     AnswerCreate,
     CloseCreate,
     EventKind,
+    NotificationKind,
     Outcome,
     PatientIdentity,
     Request,
@@ -26,10 +26,11 @@ from models import (
     Subspecialty,
     User,
     check_transition,
+    enqueue,
 )
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from models.history import record
-from router import assign, dispatch
+from router import DispatchPolicy, assign, dispatch, drain_pending, lock_pool
 
 NOT_FOUND = "Demande introuvable."
 
@@ -102,7 +103,12 @@ async def next_reference(session: AsyncSession, year: int) -> str:
 
 
 async def submit(
-    session: AsyncSession, requester: User, data: RequestCreate, *, now: datetime, zone: ZoneInfo
+    session: AsyncSession,
+    requester: User,
+    data: RequestCreate,
+    *,
+    now: datetime,
+    policy: DispatchPolicy,
 ) -> Request:
     """Record a new request and dispatch it at once."""
     if await session.get(Specialty, data.specialty) is None:
@@ -115,7 +121,7 @@ async def submit(
             field="subspecialty",
         )
     request = Request(
-        reference=await next_reference(session, now.astimezone(zone).year),
+        reference=await next_reference(session, now.astimezone(policy.zone).year),
         status=Status.PENDING,
         priority=data.priority,
         specialty_code=data.specialty,
@@ -136,7 +142,7 @@ async def submit(
         actor_id=requester.id,
         detail={"priority": request.priority},
     )
-    await dispatch(session, request, now=now)
+    await dispatch(session, request, now=now, policy=policy)
     await session.flush()
     return request
 
@@ -155,7 +161,13 @@ async def accept(
 
 
 async def decline(
-    session: AsyncSession, viewer: User, request_id: uuid.UUID, reason: str, *, now: datetime
+    session: AsyncSession,
+    viewer: User,
+    request_id: uuid.UUID,
+    reason: str,
+    *,
+    now: datetime,
+    policy: DispatchPolicy,
 ) -> Request:
     """Hand the request back; it goes to the next eligible specialist, never back here."""
     already = await session.get(RequestDecline, (request_id, viewer.id))
@@ -163,6 +175,7 @@ async def decline(
         raise ConflictError("Vous avez déjà décliné cette demande.")
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.DECLINE, request.status)
+    await lock_pool(session, request.specialty_code)
     session.add(
         RequestDecline(
             request_id=request.id, specialist_id=viewer.id, reason=reason, declined_at=now
@@ -172,13 +185,20 @@ async def decline(
         session, request, EventKind.DECLINED, at=now, actor_id=viewer.id, detail={"reason": reason}
     )
     await session.flush()
-    await dispatch(session, request, now=now)
-    await session.flush()
+    await dispatch(session, request, now=now, policy=policy)
+    # The decliner's capacity is free again: maybe for a request that was waiting.
+    await drain_pending(session, request.specialty_code, now=now, policy=policy)
     return request
 
 
 async def answer(
-    session: AsyncSession, viewer: User, request_id: uuid.UUID, data: AnswerCreate, *, now: datetime
+    session: AsyncSession,
+    viewer: User,
+    request_id: uuid.UUID,
+    data: AnswerCreate,
+    *,
+    now: datetime,
+    policy: DispatchPolicy,
 ) -> Request:
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.ANSWER, request.status)
@@ -188,6 +208,7 @@ async def answer(
             "ou une orientation.",
             field="appointment_at",
         )
+    await lock_pool(session, request.specialty_code)
     request.answer = data.answer
     request.outcome = data.outcome
     request.appointment_at = data.appointment_at
@@ -203,7 +224,17 @@ async def answer(
         to_status=Status.ANSWERED,
         detail={"outcome": data.outcome},
     )
+    enqueue(
+        session,
+        NotificationKind.ANSWERED,
+        recipient_id=request.requester_id,
+        request_id=request.id,
+        now=now,
+        params={"reference": request.reference},
+    )
     await session.flush()
+    # The answer frees a place in the specialist's queue.
+    await drain_pending(session, request.specialty_code, now=now, policy=policy)
     return request
 
 
@@ -230,10 +261,17 @@ async def close(
 
 
 async def cancel(
-    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime
+    session: AsyncSession,
+    viewer: User,
+    request_id: uuid.UUID,
+    *,
+    now: datetime,
+    policy: DispatchPolicy,
 ) -> Request:
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.CANCEL, request.status)
+    await lock_pool(session, request.specialty_code)
+    held_by = request.assignee_id
     request.cancelled_at = now
     record(
         session,
@@ -244,6 +282,8 @@ async def cancel(
         to_status=Status.CANCELLED,
     )
     await session.flush()
+    if held_by is not None:
+        await drain_pending(session, request.specialty_code, now=now, policy=policy)
     return request
 
 
@@ -254,10 +294,13 @@ async def assign_manually(
     assignee_id: uuid.UUID,
     *,
     now: datetime,
+    policy: DispatchPolicy,
 ) -> Request:
     """Let the coordinator choose; capacity may be exceeded, the other rules may not."""
     request = await get_visible(session, coordinator, request_id)
     check_transition(Action.ASSIGN, request.status)
+    await lock_pool(session, request.specialty_code)
+    previous = request.assignee_id
     target = await session.get(User, assignee_id)
     if target is None or target.role != Role.SPECIALIST:
         raise InvalidInputError(
@@ -298,6 +341,8 @@ async def assign_manually(
         detail={"reason": reason, "rule": "manual", "over_capacity": over},
     )
     await session.flush()
+    if previous is not None:
+        await drain_pending(session, request.specialty_code, now=now, policy=policy)
     return request
 
 

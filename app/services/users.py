@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Role, Specialty, Subspecialty, User, UserCreate, UserRead, UserSubspecialty
 from models.errors import ConflictError, InvalidInputError, NotFoundError
+from router import DispatchPolicy, drain_pending, lock_pool
 from security.passwords import hash_password, verify_password
 
 
@@ -38,7 +39,12 @@ async def _check_subspecialties(
 
 
 async def create_user(
-    session: AsyncSession, data: UserCreate, *, now: datetime, default_capacity: int
+    session: AsyncSession,
+    data: UserCreate,
+    *,
+    now: datetime,
+    default_capacity: int,
+    policy: DispatchPolicy | None = None,
 ) -> User:
     """Create an account; a specialist needs a known specialty."""
     specialty_code = None
@@ -86,6 +92,9 @@ async def create_user(
             UserSubspecialty(user_id=user.id, specialty_code=specialty_code, subspecialty_code=code)
         )
     await session.flush()
+    if specialty_code is not None and policy is not None:
+        # A new specialist may be the one a waiting request needs.
+        await drain_pending(session, specialty_code, now=now, policy=policy)
     return user
 
 
@@ -130,11 +139,15 @@ async def update_user(
     active: bool | None,
     capacity: int | None,
     subspecialties: list[str] | None,
+    now: datetime,
+    policy: DispatchPolicy,
 ) -> User:
     if (capacity is not None or subspecialties is not None) and user.role != Role.SPECIALIST:
         raise InvalidInputError(
             "Capacité et sur-spécialités ne concernent que les spécialistes.", field="capacity"
         )
+    if user.specialty_code is not None:
+        await lock_pool(session, user.specialty_code)
     if active is not None:
         user.active = active
     if capacity is not None:
@@ -150,6 +163,9 @@ async def update_user(
                 )
             )
     await session.flush()
+    if user.specialty_code is not None and user.active:
+        # Reactivated, more capacity or new sub-specialties: someone may now be eligible.
+        await drain_pending(session, user.specialty_code, now=now, policy=policy)
     return user
 
 

@@ -47,12 +47,29 @@ def upgrade() -> None:
     sa.Column('specialty_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('capacity', sa.Integer(), nullable=True),
     sa.Column('last_assigned_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('rotation', sa.Integer(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['specialty_code'], ['specialty.code'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email'),
     sa.UniqueConstraint('rpps')
     )
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.create_index('ix_user_pool_rotation', ['specialty_code', 'rotation'], unique=False)
+
+    op.create_table('absence',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('start_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('end_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('absence', schema=None) as batch_op:
+        batch_op.create_index('ix_absence_user_period', ['user_id', 'start_at', 'end_at'], unique=False)
+
     op.create_table('request',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('reference', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
@@ -92,6 +109,18 @@ def upgrade() -> None:
         batch_op.create_index('ix_request_requester_submitted', ['requester_id', 'submitted_at'], unique=False)
         batch_op.create_index('ix_request_status_submitted', ['status', 'submitted_at'], unique=False)
 
+    op.create_table('schedule_slot',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Uuid(), nullable=False),
+    sa.Column('weekday', sa.Integer(), nullable=False),
+    sa.Column('start', sa.Time(), nullable=False),
+    sa.Column('end', sa.Time(), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('schedule_slot', schema=None) as batch_op:
+        batch_op.create_index('ix_schedule_slot_user_weekday', ['user_id', 'weekday'], unique=False)
+
     op.create_table('user_subspecialty',
     sa.Column('user_id', sa.Uuid(), nullable=False),
     sa.Column('specialty_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -100,6 +129,28 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
     sa.PrimaryKeyConstraint('user_id', 'subspecialty_code')
     )
+    op.create_table('outbox_message',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('recipient_id', sa.Uuid(), nullable=False),
+    sa.Column('request_id', sa.Uuid(), nullable=True),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('lease_until', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['recipient_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['request_id'], ['request.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('idempotency_key')
+    )
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_status_due', ['status', 'next_attempt_at'], unique=False)
+
     op.create_table('request_decline',
     sa.Column('request_id', sa.Uuid(), nullable=False),
     sa.Column('specialist_id', sa.Uuid(), nullable=False),
@@ -139,13 +190,28 @@ def downgrade() -> None:
 
     op.drop_table('request_event')
     op.drop_table('request_decline')
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_status_due')
+
+    op.drop_table('outbox_message')
     op.drop_table('user_subspecialty')
+    with op.batch_alter_table('schedule_slot', schema=None) as batch_op:
+        batch_op.drop_index('ix_schedule_slot_user_weekday')
+
+    op.drop_table('schedule_slot')
     with op.batch_alter_table('request', schema=None) as batch_op:
         batch_op.drop_index('ix_request_status_submitted')
         batch_op.drop_index('ix_request_requester_submitted')
         batch_op.drop_index('ix_request_assignee_status')
 
     op.drop_table('request')
+    with op.batch_alter_table('absence', schema=None) as batch_op:
+        batch_op.drop_index('ix_absence_user_period')
+
+    op.drop_table('absence')
+    with op.batch_alter_table('user', schema=None) as batch_op:
+        batch_op.drop_index('ix_user_pool_rotation')
+
     op.drop_table('user')
     op.drop_table('subspecialty')
     op.drop_table('specialty')
