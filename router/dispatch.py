@@ -58,8 +58,13 @@ async def dispatch(
     now: datetime,
     policy: DispatchPolicy,
     actor_id: uuid.UUID | None = None,
+    retry: bool = False,
 ) -> Decision:
-    """Assign ``request`` to the next eligible specialist, or leave it ``pending``."""
+    """Assign ``request`` to the next eligible specialist, or leave it ``pending``.
+
+    ``retry`` marks a new attempt for a request already waiting: finding nobody
+    again is not news, so it writes no event and notifies nobody.
+    """
     await lock_pool(session, request.specialty_code)
     moment = Moment.at(now, policy.calendar, policy.zone)
     use_sub = request.subspecialty_code is not None
@@ -86,9 +91,7 @@ async def dispatch(
     if decision.chosen is not None:
         await assign(session, request, decision.chosen.id, now=now, actor_id=actor_id,
                      detail=detail)
-    elif request.status != Status.PENDING or request.assignee_id is not None:
-        # Only a change is news: a request already waiting stays quiet when a
-        # sweep still finds nobody.
+    elif not retry:
         request.assignee_id = None
         request.assigned_at = None
         record(session, request, EventKind.PENDING, at=now, actor_id=actor_id,
@@ -160,7 +163,8 @@ async def drain_pending(
     )
     assigned = 0
     for request in (await session.execute(query)).scalars().all():
-        if (await dispatch(session, request, now=now, policy=policy)).chosen is not None:
+        decision = await dispatch(session, request, now=now, policy=policy, retry=True)
+        if decision.chosen is not None:
             assigned += 1
     await session.flush()
     return assigned
