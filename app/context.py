@@ -9,6 +9,7 @@ from config import Clock, Settings
 from models.database import Database
 from router import DispatchPolicy
 from sla.calendar import Calendar, build_calendar
+from sla.deadlines import Delays, SlaPolicy
 
 
 @dataclass(eq=False)
@@ -31,8 +32,15 @@ class AppContext:
 
     @cached_property
     def policy(self) -> DispatchPolicy:
+        sla = self.settings.sla
         return DispatchPolicy(
             calendar=self.calendar,
             zone=self.zone,
+            sla=SlaPolicy(
+                calendar=self.calendar,
+                urgent=Delays(sla.urgent.acknowledge_within, sla.urgent.answer_within),
+                standard=Delays(sla.standard.acknowledge_within, sla.standard.answer_within),
+                warn_at=sla.warn_at,
+            ),
             fallback_to_specialty=self.settings.dispatch.fallback_to_specialty,
         )

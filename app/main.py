@@ -20,6 +20,7 @@ from app.errors import internal_error_handler, problem_details_plugin
 from config import SystemClock, get_settings
 from models import User
 from models.database import Database
+from sla.scheduler import SlaScheduler
 
 logger = logging.getLogger("ess_router")
 
@@ -43,9 +44,14 @@ def create_app(context: AppContext | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        scheduler = SlaScheduler(
+            context.db, context.clock, context.policy, context.settings.sla.tick_seconds
+        )
+        scheduler.start()
         try:
             yield
         finally:
+            await scheduler.stop()
             await context.db.dispose()
 
     def provide_context() -> AppContext:

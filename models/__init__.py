@@ -10,6 +10,7 @@ from models.availability import (
     SlotIn,
 )
 from models.lifecycle import OPEN_STATUSES, Action, IllegalTransition, Status, check_transition
+from models.message import Message, MessageCreate, MessageRead
 from models.outbox import NotificationKind, OutboxMessage, OutboxStatus, enqueue
 from models.request import (
     AnswerCreate,
@@ -53,6 +54,9 @@ __all__ = [
     "EventKind",
     "EventRead",
     "IllegalTransition",
+    "Message",
+    "MessageCreate",
+    "MessageRead",
     "NotificationKind",
     "OutboxMessage",
     "OutboxStatus",

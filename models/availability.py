@@ -84,5 +84,3 @@ class AbsenceRead(SQLModel):
     start: datetime
     end: datetime
     reason: str | None
-
-

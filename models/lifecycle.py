@@ -59,7 +59,7 @@ ALLOWED_FROM: dict[Action, frozenset[Status]] = {
     Action.DISPATCH: frozenset({Status.PENDING, Status.ASSIGNED}),
     Action.ACCEPT: frozenset({Status.ASSIGNED}),
     Action.DECLINE: frozenset({Status.ASSIGNED, Status.ACCEPTED}),
-    Action.ASK_INFO: frozenset({Status.ACCEPTED}),
+    Action.ASK_INFO: frozenset({Status.ASSIGNED, Status.ACCEPTED}),
     Action.PROVIDE_INFO: frozenset({Status.AWAITING_INFO}),
     Action.ANSWER: frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.AWAITING_INFO}),
     Action.CLOSE: frozenset({Status.ANSWERED}),

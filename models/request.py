@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, field_validator
-from sqlalchemy import JSON, Column, Index, Integer, String, Text
+from sqlalchemy import JSON, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.identifiers import validate_ins
@@ -99,6 +99,15 @@ class Request(SQLModel, table=True):
     acknowledge_due_at: datetime | None = None
     answer_due_at: datetime | None = None
     sla_state: SlaState = Field(default=SlaState.OK, sa_type=String(20))
+    # Deadline bookkeeping (see sla.deadlines): warning instants, what has fired,
+    # the time left while paused, and the next instant anything may fire.
+    acknowledge_warn_at: datetime | None = None
+    answer_warn_at: datetime | None = None
+    acknowledge_level: int = 0
+    answer_level: int = 0
+    assignment_cycle: int = 0
+    answer_paused_seconds: float | None = None
+    sla_next_at: datetime | None = Field(default=None, index=True)
     usefulness: int | None = None
     referral_avoided: bool | None = None
     close_comment: str | None = Field(default=None, sa_type=Text)
@@ -195,6 +204,7 @@ class RequestDecline(SQLModel, table=True):
 
 class EventKind(StrEnum):
     SUBMITTED = "submitted"
+    MESSAGE = "message"
     ASSIGNED = "assigned"
     PENDING = "pending"
     ACCEPTED = "accepted"
@@ -212,7 +222,18 @@ class RequestEvent(SQLModel, table=True):
     """One line of a request's history; append-only."""
 
     __tablename__ = "request_event"
-    __table_args__ = (Index("ix_request_event_request_seq", "request_id", "seq"),)
+    __table_args__ = (
+        Index("ix_request_event_request_seq", "request_id", "seq"),
+        # An SLA firing is an event that can exist once: a retry, a second process or
+        # a restart that tries again inserts nothing (NULLs keep other events free).
+        UniqueConstraint(
+            "request_id",
+            "sla_deadline",
+            "sla_level",
+            "sla_cycle",
+            name="uq_request_event_sla_firing",
+        ),
+    )
 
     # Insertion order: several events of one transaction share the same instant.
     seq: int | None = Field(default=None, primary_key=True)
@@ -225,6 +246,9 @@ class RequestEvent(SQLModel, table=True):
     to_status: Status | None = Field(default=None, sa_type=String(20))
     assignee_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
     detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    sla_deadline: str | None = Field(default=None, max_length=20)
+    sla_level: str | None = Field(default=None, max_length=20)
+    sla_cycle: int | None = None
 
 
 class EventRead(SQLModel):

@@ -31,6 +31,7 @@ from models.database import Database
 from models.history import record
 from router.decision import Decision, excluded_detail, explain
 from router.eligibility import Moment, OpenCalendar, decide_in_database
+from sla.deadlines import SlaPolicy, refresh, start_acknowledge_clock
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class DispatchPolicy:
 
     calendar: OpenCalendar
     zone: ZoneInfo
+    sla: SlaPolicy
     fallback_to_specialty: bool = True
 
 
@@ -89,13 +91,29 @@ async def dispatch(
         "excluded_counts": {k.value: v for k, v in decision.excluded_counts.items()},
     }
     if decision.chosen is not None:
-        await assign(session, request, decision.chosen.id, now=now, actor_id=actor_id,
-                     detail=detail)
+        await assign(
+            session,
+            request,
+            decision.chosen.id,
+            now=now,
+            policy=policy,
+            actor_id=actor_id,
+            detail=detail,
+        )
     elif not retry:
         request.assignee_id = None
         request.assigned_at = None
-        record(session, request, EventKind.PENDING, at=now, actor_id=actor_id,
-               to_status=Status.PENDING, detail=detail)
+        request.acknowledge_due_at = request.acknowledge_warn_at = None
+        record(
+            session,
+            request,
+            EventKind.PENDING,
+            at=now,
+            actor_id=actor_id,
+            to_status=Status.PENDING,
+            detail=detail,
+        )
+        refresh(request)
         await notify_coordinators(session, request, now=now)
     return decision
 
@@ -105,8 +123,14 @@ async def notify_coordinators(session: AsyncSession, request: Request, *, now: d
         select(User.id).where(User.role == Role.COORDINATOR, User.active.is_(True))
     )
     for (coordinator_id,) in coordinators:
-        enqueue(session, NotificationKind.PENDING, recipient_id=coordinator_id,
-                request_id=request.id, now=now, params={"reference": request.reference})
+        enqueue(
+            session,
+            NotificationKind.PENDING,
+            recipient_id=coordinator_id,
+            request_id=request.id,
+            now=now,
+            params={"reference": request.reference},
+        )
 
 
 async def assign(
@@ -115,6 +139,7 @@ async def assign(
     specialist_id: uuid.UUID,
     *,
     now: datetime,
+    policy: DispatchPolicy,
     actor_id: uuid.UUID | None,
     detail: dict[str, object],
 ) -> None:
@@ -122,9 +147,15 @@ async def assign(
     request.assignee_id = specialist_id
     request.assigned_at = now
     request.accepted_at = None
+    start_acknowledge_clock(request, now, policy.sla)
     record(
-        session, request, EventKind.ASSIGNED, at=now, actor_id=actor_id,
-        to_status=Status.ASSIGNED, detail={"assignee_id": str(specialist_id), **detail},
+        session,
+        request,
+        EventKind.ASSIGNED,
+        at=now,
+        actor_id=actor_id,
+        to_status=Status.ASSIGNED,
+        detail={"assignee_id": str(specialist_id), **detail},
     )
     # The request row is written by the ORM with its version check: if another
     # transaction changed it since it was read, this one fails instead of
@@ -135,12 +166,18 @@ async def assign(
         .scalar_subquery()
     )
     await session.execute(
-        update(User).where(User.id == specialist_id).values(last_assigned_at=now,
-                                                            rotation=next_turn)
+        update(User)
+        .where(User.id == specialist_id)
+        .values(last_assigned_at=now, rotation=next_turn)
     )
-    enqueue(session, NotificationKind.ASSIGNED, recipient_id=specialist_id,
-            request_id=request.id, now=now,
-            params={"reference": request.reference, "priority": request.priority})
+    enqueue(
+        session,
+        NotificationKind.ASSIGNED,
+        recipient_id=specialist_id,
+        request_id=request.id,
+        now=now,
+        params={"reference": request.reference, "priority": request.priority},
+    )
 
 
 async def drain_pending(
@@ -156,8 +193,11 @@ async def drain_pending(
     query = (
         select(Request)
         .where(Request.status == Status.PENDING, Request.specialty_code == specialty_code)
-        .order_by(case((Request.priority == Priority.URGENT, 0), else_=1),
-                  Request.submitted_at, Request.id)
+        .order_by(
+            case((Request.priority == Priority.URGENT, 0), else_=1),
+            Request.submitted_at,
+            Request.id,
+        )
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -174,10 +214,16 @@ async def sweep_pending(db: Database, *, now: datetime, policy: DispatchPolicy) 
     """Retry every specialty's backlog, one transaction per specialty (periodic job)."""
     async with db.reading() as session:
         specialties = (
-            await session.execute(
-                select(Request.specialty_code).where(Request.status == Status.PENDING).distinct()
+            (
+                await session.execute(
+                    select(Request.specialty_code)
+                    .where(Request.status == Status.PENDING)
+                    .distinct()
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assigned = 0
     for code in specialties:
         async with db.transaction() as session:

@@ -59,8 +59,12 @@ class Moment:
     @classmethod
     def at(cls, now: datetime, calendar: OpenCalendar, zone: ZoneInfo) -> "Moment":
         local = now.astimezone(zone)
-        return cls(now=now, weekday=local.weekday(), local_time=local.time().replace(
-            tzinfo=None), calendar_open=calendar.is_open(now))
+        return cls(
+            now=now,
+            weekday=local.weekday(),
+            local_time=local.time().replace(tzinfo=None),
+            calendar_open=calendar.is_open(now),
+        )
 
 
 def failing_rules(

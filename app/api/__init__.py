@@ -10,6 +10,7 @@ from app.api.accounts import (
     UserController,
 )
 from app.api.requests import RequestController
+from app.api.sla import SlaController
 
 api_router = Router(
     path="/api/v1",
@@ -20,5 +21,6 @@ api_router = Router(
         UserController,
         AvailabilityController,
         RequestController,
+        SlaController,
     ],
 )

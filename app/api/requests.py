@@ -9,6 +9,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from app.auth import requires
 from app.context import AppContext
+from app.services import messages
 from app.services import requests as service
 from models import (
     AnswerCreate,
@@ -16,6 +17,8 @@ from models import (
     CloseCreate,
     DeclineCreate,
     EventRead,
+    MessageCreate,
+    MessageRead,
     RequestCreate,
     RequestPage,
     RequestRead,
@@ -177,3 +180,30 @@ class RequestController(Controller):
         async with context.db.reading() as session:
             events = await service.history(session, current_user, request_id)
         return [EventRead.model_validate(e, from_attributes=True) for e in events]
+
+    @get("/{request_id:uuid}/messages", guards=[requires(Role.REQUESTER, Role.SPECIALIST)])
+    async def list_messages(
+        self, request_id: FromPath[uuid.UUID], context: Context, current_user: CurrentUser
+    ) -> list[MessageRead]:
+        """The secure conversation between the requester and the assignee."""
+        async with context.db.reading() as session:
+            return await messages.list_messages(session, current_user, request_id)
+
+    @post("/{request_id:uuid}/messages", guards=[requires(Role.REQUESTER, Role.SPECIALIST)])
+    async def post_message(
+        self,
+        request_id: FromPath[uuid.UUID],
+        data: JSONBody[MessageCreate],
+        context: Context,
+        current_user: CurrentUser,
+    ) -> MessageRead:
+        """Write to the other side; ``request_info`` (assignee) waits for the requester."""
+        async with context.db.transaction() as session:
+            return await messages.post_message(
+                session,
+                current_user,
+                request_id,
+                data,
+                now=context.clock.now(),
+                policy=context.policy,
+            )

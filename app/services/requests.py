@@ -31,6 +31,7 @@ from models import (
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from models.history import record
 from router import DispatchPolicy, assign, dispatch, drain_pending, lock_pool
+from sla.deadlines import refresh, start_answer_clock
 
 NOT_FOUND = "Demande introuvable."
 
@@ -142,6 +143,7 @@ async def submit(
         actor_id=requester.id,
         detail={"priority": request.priority},
     )
+    start_answer_clock(request, now, policy.sla)
     await dispatch(session, request, now=now, policy=policy)
     await session.flush()
     return request
@@ -156,6 +158,7 @@ async def accept(
     record(
         session, request, EventKind.ACCEPTED, at=now, actor_id=viewer.id, to_status=Status.ACCEPTED
     )
+    refresh(request)
     await session.flush()
     return request
 
@@ -224,6 +227,8 @@ async def answer(
         to_status=Status.ANSWERED,
         detail={"outcome": data.outcome},
     )
+    request.answer_paused_seconds = None
+    refresh(request)
     enqueue(
         session,
         NotificationKind.ANSWERED,
@@ -256,6 +261,7 @@ async def close(
         to_status=Status.CLOSED,
         detail={"usefulness": data.usefulness, "referral_avoided": data.referral_avoided},
     )
+    refresh(request)
     await session.flush()
     return request
 
@@ -281,6 +287,7 @@ async def cancel(
         actor_id=viewer.id,
         to_status=Status.CANCELLED,
     )
+    refresh(request)
     await session.flush()
     if held_by is not None:
         await drain_pending(session, request.specialty_code, now=now, policy=policy)
@@ -337,6 +344,7 @@ async def assign_manually(
         request,
         target.id,
         now=now,
+        policy=policy,
         actor_id=coordinator.id,
         detail={"reason": reason, "rule": "manual", "over_capacity": over},
     )

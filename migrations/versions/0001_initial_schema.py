@@ -94,6 +94,13 @@ def upgrade() -> None:
     sa.Column('acknowledge_due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('answer_due_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('sla_state', sa.String(length=20), nullable=False),
+    sa.Column('acknowledge_warn_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('answer_warn_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('acknowledge_level', sa.Integer(), nullable=False),
+    sa.Column('answer_level', sa.Integer(), nullable=False),
+    sa.Column('assignment_cycle', sa.Integer(), nullable=False),
+    sa.Column('answer_paused_seconds', sa.Float(), nullable=True),
+    sa.Column('sla_next_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('usefulness', sa.Integer(), nullable=True),
     sa.Column('referral_avoided', sa.Boolean(), nullable=True),
     sa.Column('close_comment', sa.Text(), nullable=True),
@@ -107,6 +114,7 @@ def upgrade() -> None:
     with op.batch_alter_table('request', schema=None) as batch_op:
         batch_op.create_index('ix_request_assignee_status', ['assignee_id', 'status'], unique=False)
         batch_op.create_index('ix_request_requester_submitted', ['requester_id', 'submitted_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_request_sla_next_at'), ['sla_next_at'], unique=False)
         batch_op.create_index('ix_request_status_submitted', ['status', 'submitted_at'], unique=False)
 
     op.create_table('schedule_slot',
@@ -129,6 +137,19 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], ),
     sa.PrimaryKeyConstraint('user_id', 'subspecialty_code')
     )
+    op.create_table('message',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('request_id', sa.Uuid(), nullable=False),
+    sa.Column('author_id', sa.Uuid(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['user.id'], ),
+    sa.ForeignKeyConstraint(['request_id'], ['request.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.create_index('ix_message_request_created', ['request_id', 'created_at'], unique=False)
+
     op.create_table('outbox_message',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -171,11 +192,15 @@ def upgrade() -> None:
     sa.Column('to_status', sa.String(length=20), nullable=True),
     sa.Column('assignee_id', sa.Uuid(), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('sla_deadline', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('sla_level', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+    sa.Column('sla_cycle', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['user.id'], ),
     sa.ForeignKeyConstraint(['assignee_id'], ['user.id'], ),
     sa.ForeignKeyConstraint(['request_id'], ['request.id'], ),
     sa.PrimaryKeyConstraint('seq'),
-    sa.UniqueConstraint('id')
+    sa.UniqueConstraint('id'),
+    sa.UniqueConstraint('request_id', 'sla_deadline', 'sla_level', 'sla_cycle', name='uq_request_event_sla_firing')
     )
     with op.batch_alter_table('request_event', schema=None) as batch_op:
         batch_op.create_index('ix_request_event_request_seq', ['request_id', 'seq'], unique=False)
@@ -194,6 +219,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_outbox_status_due')
 
     op.drop_table('outbox_message')
+    with op.batch_alter_table('message', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_request_created')
+
+    op.drop_table('message')
     op.drop_table('user_subspecialty')
     with op.batch_alter_table('schedule_slot', schema=None) as batch_op:
         batch_op.drop_index('ix_schedule_slot_user_weekday')
@@ -201,6 +230,7 @@ def downgrade() -> None:
     op.drop_table('schedule_slot')
     with op.batch_alter_table('request', schema=None) as batch_op:
         batch_op.drop_index('ix_request_status_submitted')
+        batch_op.drop_index(batch_op.f('ix_request_sla_next_at'))
         batch_op.drop_index('ix_request_requester_submitted')
         batch_op.drop_index('ix_request_assignee_status')
 

@@ -8,6 +8,7 @@ EXPECTED_ALLOWED = {
     (Action.ACCEPT, Status.ASSIGNED),
     (Action.DECLINE, Status.ASSIGNED),
     (Action.DECLINE, Status.ACCEPTED),
+    (Action.ASK_INFO, Status.ASSIGNED),
     (Action.ASK_INFO, Status.ACCEPTED),
     (Action.PROVIDE_INFO, Status.AWAITING_INFO),
     (Action.ANSWER, Status.ASSIGNED),

@@ -1,0 +1,110 @@
+"""The scheduler: one APScheduler interval job that fires deadlines and retries the backlog.
+
+With several processes on PostgreSQL, only the holder of a session-level advisory
+lock ticks; the lock lives on a dedicated connection, so if that process dies its
+connection closes, the lock is released and another process takes over at its
+next tick. On SQLite every process may tick: firings are exactly-once anyway.
+"""
+
+import logging
+from datetime import UTC
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from config import Clock
+from models.database import Database
+from router import DispatchPolicy, sweep_pending
+from sla.engine import fire_due
+
+logger = logging.getLogger("ess_router.sla")
+
+LEADER_LOCK_KEY = 0x455353  # "ESS": one tick leader per database
+
+
+class SlaScheduler:
+    def __init__(
+        self, db: Database, clock: Clock, policy: DispatchPolicy, tick_seconds: float
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.policy = policy
+        self.tick_seconds = tick_seconds
+        self._scheduler: AsyncIOScheduler | None = None
+        self._leader: AsyncConnection | None = None
+
+    def start(self) -> None:
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.tick_seconds,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+            next_run_time=self.clock.now(),
+            id="sla-tick",
+        )
+        self._scheduler.start()
+
+    async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._leader is not None:
+            try:
+                await self._leader.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY}
+                )
+                await self._leader.commit()
+            finally:
+                await self._leader.close()
+                self._leader = None
+
+    async def is_leader(self) -> bool:
+        if self.db.is_sqlite:
+            return True
+        if self._leader is not None:
+            try:
+                await self._leader.execute(text("SELECT 1"))
+                return True
+            except Exception:
+                logger.warning("lost the SLA leader connection; trying to lead again")
+                await self._drop_leader()
+        connection = await self.db.write_engine.connect()
+        try:
+            got = (
+                await connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
+                )
+            ).scalar_one()
+            await connection.commit()
+        except Exception:
+            await connection.close()
+            raise
+        if got:
+            self._leader = connection
+            return True
+        await connection.close()
+        return False
+
+    async def _drop_leader(self) -> None:
+        if self._leader is not None:
+            try:
+                await self._leader.invalidate()
+            finally:
+                self._leader = None
+
+    async def tick(self) -> int:
+        """Fire what is due and retry waiting requests; never let one failure stop the job."""
+        try:
+            if not await self.is_leader():
+                return 0
+            now = self.clock.now()
+            fired = await fire_due(self.db, now=now, policy=self.policy)
+            await sweep_pending(self.db, now=now, policy=self.policy)
+            return fired
+        except Exception:
+            logger.exception("SLA tick failed; the next tick tries again")
+            return 0
