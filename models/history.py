@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.lifecycle import Status
 from models.request import EventKind, Request, RequestEvent
+from models.sla_state import refresh
 
 
 def record(
@@ -24,6 +25,7 @@ def record(
     from_status = Status(request.status) if request.status else None
     if to_status is not None:
         request.status = to_status
+        refresh(request)
     event = RequestEvent(
         request_id=request.id,
         at=at,

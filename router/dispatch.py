@@ -31,7 +31,7 @@ from models.database import Database
 from models.history import record
 from router.decision import Decision, excluded_detail, explain
 from router.eligibility import Moment, OpenCalendar, decide_in_database
-from sla.deadlines import SlaPolicy, refresh, start_acknowledge_clock
+from sla.deadlines import SlaPolicy, start_acknowledge_clock
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,6 @@ async def dispatch(
             to_status=Status.PENDING,
             detail=detail,
         )
-        refresh(request)
         await notify_coordinators(session, request, now=now)
     return decision
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from models import Priority, Request, SlaState, Status
+from models import Priority, Request, Status
+from models.sla_state import BREACHED, WARNED, answer_running, refresh
 from sla.calendar import Calendar
 
-WARNED = 1
-BREACHED = 2
+__all__ = ["BREACHED", "WARNED", "refresh"]
 
 
 class Deadline(StrEnum):
@@ -108,7 +108,7 @@ def due(request: Request, now: datetime) -> list[tuple[Deadline, Level]]:
             and request.acknowledge_level < WARNED
         ):
             firings.append((Deadline.ACKNOWLEDGE, Level.WARNING))
-    if _answer_running(request) and request.answer_due_at is not None:
+    if answer_running(request) and request.answer_due_at is not None:
         if now >= request.answer_due_at and request.answer_level < BREACHED:
             firings.append((Deadline.ANSWER, Level.BREACH))
         elif (
@@ -118,31 +118,3 @@ def due(request: Request, now: datetime) -> list[tuple[Deadline, Level]]:
         ):
             firings.append((Deadline.ANSWER, Level.WARNING))
     return firings
-
-
-def refresh(request: Request) -> None:
-    """Recompute ``sla_state`` and ``sla_next_at`` from the deadlines and what has fired."""
-    candidates: list[datetime] = []
-    if request.status == Status.ASSIGNED and request.acknowledge_due_at is not None:
-        if request.acknowledge_level < WARNED and request.acknowledge_warn_at is not None:
-            candidates.append(request.acknowledge_warn_at)
-        if request.acknowledge_level < BREACHED:
-            candidates.append(request.acknowledge_due_at)
-    if _answer_running(request) and request.answer_due_at is not None:
-        if request.answer_level < WARNED and request.answer_warn_at is not None:
-            candidates.append(request.answer_warn_at)
-        if request.answer_level < BREACHED:
-            candidates.append(request.answer_due_at)
-    request.sla_next_at = min(candidates) if candidates else None
-    if request.answer_level >= BREACHED:
-        request.sla_state = SlaState.BREACHED
-    elif request.answer_level >= WARNED or (
-        request.status == Status.ASSIGNED and request.acknowledge_level >= WARNED
-    ):
-        request.sla_state = SlaState.WARNING
-    else:
-        request.sla_state = SlaState.OK
-
-
-def _answer_running(request: Request) -> bool:
-    return request.status in (Status.PENDING, Status.ASSIGNED, Status.ACCEPTED)

@@ -21,7 +21,9 @@ class SlaController(Controller):
     async def alerts(
         self,
         context: NamedDependency[AppContext],
-        alert_state: Annotated[SlaState | None, QueryParameter(name="state", required=False)] = None,
+        alert_state: Annotated[
+            SlaState | None, QueryParameter(name="state", required=False)
+        ] = None,
     ) -> list[AlertRead]:
         """Open requests whose deadline is near (warning) or passed (breached)."""
         async with context.db.reading() as session:

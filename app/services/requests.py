@@ -31,7 +31,7 @@ from models import (
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from models.history import record
 from router import DispatchPolicy, assign, dispatch, drain_pending, lock_pool
-from sla.deadlines import refresh, start_answer_clock
+from sla.deadlines import start_answer_clock
 
 NOT_FOUND = "Demande introuvable."
 
@@ -158,7 +158,6 @@ async def accept(
     record(
         session, request, EventKind.ACCEPTED, at=now, actor_id=viewer.id, to_status=Status.ACCEPTED
     )
-    refresh(request)
     await session.flush()
     return request
 
@@ -228,7 +227,6 @@ async def answer(
         detail={"outcome": data.outcome},
     )
     request.answer_paused_seconds = None
-    refresh(request)
     enqueue(
         session,
         NotificationKind.ANSWERED,
@@ -261,7 +259,6 @@ async def close(
         to_status=Status.CLOSED,
         detail={"usefulness": data.usefulness, "referral_avoided": data.referral_avoided},
     )
-    refresh(request)
     await session.flush()
     return request
 
@@ -287,7 +284,6 @@ async def cancel(
         actor_id=viewer.id,
         to_status=Status.CANCELLED,
     )
-    refresh(request)
     await session.flush()
     if held_by is not None:
         await drain_pending(session, request.specialty_code, now=now, policy=policy)
