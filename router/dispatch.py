@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import Uuid, bindparam, case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from models import (
     EventKind,
@@ -132,6 +133,19 @@ async def notify_coordinators(session: AsyncSession, request: Request, *, now: d
         )
 
 
+# The assignee goes to the back of the rotation: the pool's highest turn + 1.
+TAKE_TURN = (
+    update(User)
+    .where(User.id == bindparam("specialist", type_=Uuid()))
+    .values(
+        last_assigned_at=bindparam("now", type_=UTCDateTime()),
+        rotation=select(func.coalesce(func.max(User.rotation), 0) + 1)
+        .where(User.specialty_code == bindparam("specialty"))
+        .scalar_subquery(),
+    )
+)
+
+
 async def assign(
     session: AsyncSession,
     request: Request,
@@ -159,15 +173,9 @@ async def assign(
     # The request row is written by the ORM with its version check: if another
     # transaction changed it since it was read, this one fails instead of
     # assigning twice (the "conditional update" claim).
-    next_turn = (
-        select(func.coalesce(func.max(User.rotation), 0) + 1)
-        .where(User.specialty_code == request.specialty_code)
-        .scalar_subquery()
-    )
     await session.execute(
-        update(User)
-        .where(User.id == specialist_id)
-        .values(last_assigned_at=now, rotation=next_turn)
+        TAKE_TURN,
+        {"specialist": specialist_id, "specialty": request.specialty_code, "now": now},
     )
     enqueue(
         session,

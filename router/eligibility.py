@@ -7,14 +7,21 @@ reason recorded for everyone else. ``router.decision`` is the same rules as a pu
 model; tests check the two agree.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    Select,
+    Time,
+    Uuid,
     and_,
+    bindparam,
     case,
     exists,
     false,
@@ -26,6 +33,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from models import (
     OPEN_STATUSES,
@@ -67,31 +75,35 @@ class Moment:
         )
 
 
-def failing_rules(
-    request: Request, moment: Moment, *, use_subspecialty: bool
-) -> list[tuple[Exclusion, ColumnElement[bool]]]:
-    """Return, in the fixed order, each rule with the condition under which it fails."""
-    if use_subspecialty and request.subspecialty_code:
+def failing_rules(*, use_subspecialty: bool) -> list[tuple[Exclusion, ColumnElement[bool]]]:
+    """Return, in the fixed order, each rule with the condition under which it fails.
+
+    The conditions use bound parameters (see ``parameters``), so each statement is
+    built and compiled once and only its values change from one dispatch to the next.
+    """
+    if use_subspecialty:
         not_in_pool: ColumnElement[bool] = ~exists().where(
             UserSubspecialty.user_id == User.id,
-            UserSubspecialty.subspecialty_code == request.subspecialty_code,
+            UserSubspecialty.subspecialty_code == bindparam("subspecialty"),
         )
     else:
         not_in_pool = false()
+    local_time = bindparam("local_time", type_=Time())
     has_schedule = exists().where(ScheduleSlot.user_id == User.id)
     on_slot_now = exists().where(
         ScheduleSlot.user_id == User.id,
-        ScheduleSlot.weekday == moment.weekday,
-        ScheduleSlot.start <= moment.local_time,
-        or_(ScheduleSlot.end > moment.local_time, ScheduleSlot.end == time(0)),
+        ScheduleSlot.weekday == bindparam("weekday"),
+        ScheduleSlot.start <= local_time,
+        or_(ScheduleSlot.end > local_time, ScheduleSlot.end == time(0)),
     )
     # No schedule means "whenever the calendar is open".
     off_schedule = or_(
         and_(has_schedule, ~on_slot_now),
-        and_(~has_schedule, true() if not moment.calendar_open else false()),
+        and_(~has_schedule, bindparam("calendar_closed", type_=Boolean()) == true()),
     )
+    now = bindparam("now", type_=UTCDateTime())
     absent = exists().where(
-        Absence.user_id == User.id, Absence.start_at <= moment.now, Absence.end_at > moment.now
+        Absence.user_id == User.id, Absence.start_at <= now, Absence.end_at > now
     )
     open_count = (
         select(func.count())
@@ -99,7 +111,8 @@ def failing_rules(
         .scalar_subquery()
     )
     declined = exists().where(
-        RequestDecline.request_id == request.id, RequestDecline.specialist_id == User.id
+        RequestDecline.request_id == bindparam("request_id", type_=Uuid()),
+        RequestDecline.specialist_id == User.id,
     )
     return [
         (Exclusion.INACTIVE, User.active == false()),
@@ -107,45 +120,62 @@ def failing_rules(
         (Exclusion.OFF_SCHEDULE, off_schedule),
         (Exclusion.ABSENT, absent),
         (Exclusion.AT_CAPACITY, open_count >= func.coalesce(User.capacity, 0)),
-        (Exclusion.IS_REQUESTER, User.id == request.requester_id),
+        (Exclusion.IS_REQUESTER, User.id == bindparam("requester_id", type_=Uuid())),
         (Exclusion.DECLINED, declined),
     ]
 
 
-def pool_condition(specialty_code: str) -> ColumnElement[bool]:
-    return and_(User.role == Role.SPECIALIST, User.specialty_code == specialty_code)
+def parameters(request: Request, moment: Moment) -> dict[str, object]:
+    return {
+        "specialty": request.specialty_code,
+        "subspecialty": request.subspecialty_code,
+        "weekday": moment.weekday,
+        "local_time": moment.local_time,
+        "calendar_closed": not moment.calendar_open,
+        "now": moment.now,
+        "request_id": request.id,
+        "requester_id": request.requester_id,
+    }
+
+
+@dataclass(frozen=True)
+class Statements:
+    best: Select[tuple[uuid.UUID, str, int]]
+    excluded: Select[tuple[uuid.UUID, str, str]]
+    counts: Select[tuple[str, int]]
+
+
+@cache
+def statements(use_subspecialty: bool) -> Statements:
+    """Build the three queries of a decision once per pool kind."""
+    rules = failing_rules(use_subspecialty=use_subspecialty)
+    pool = and_(User.role == Role.SPECIALIST, User.specialty_code == bindparam("specialty"))
+    eligible = not_(or_(*(condition for _, condition in rules)))
+    reason = case(*((condition, literal(rule.value)) for rule, condition in rules))
+    return Statements(
+        best=select(User.id, User.name, func.count().over())
+        .where(pool, eligible)
+        .order_by(User.rotation, User.id)
+        .limit(1),
+        excluded=select(User.id, User.name, reason)
+        .where(pool, ~eligible)
+        .order_by(User.name, User.id)
+        .limit(EXPLAIN_LIMIT + 1),
+        counts=select(reason, func.count()).where(pool, ~eligible).group_by(reason),
+    )
 
 
 async def decide_in_database(
     session: AsyncSession, request: Request, moment: Moment, *, use_subspecialty: bool
 ) -> Decision:
     """Apply the rules to the request's specialty pool and choose, all in SQL."""
-    rules = failing_rules(request, moment, use_subspecialty=use_subspecialty)
-    pool = pool_condition(request.specialty_code)
-    eligible = not_(or_(*(condition for _, condition in rules)))
-    best = (
-        await session.execute(
-            select(User.id, User.name, func.count().over())
-            .where(pool, eligible)
-            .order_by(User.rotation, User.id)
-            .limit(1)
-        )
-    ).first()
-    reason = case(*((condition, literal(rule.value)) for rule, condition in rules))
-    rows = (
-        await session.execute(
-            select(User.id, User.name, reason)
-            .where(pool, ~eligible)
-            .order_by(User.name, User.id)
-            .limit(EXPLAIN_LIMIT + 1)
-        )
-    ).all()
+    queries = statements(use_subspecialty and request.subspecialty_code is not None)
+    values = parameters(request, moment)
+    best = (await session.execute(queries.best, values)).first()
+    rows = (await session.execute(queries.excluded, values)).all()
     excluded = [Excluded(uid, name, Exclusion(r)) for uid, name, r in rows[:EXPLAIN_LIMIT]]
     if len(rows) > EXPLAIN_LIMIT:
-        counted = await session.execute(
-            select(reason, func.count()).where(pool, ~eligible).group_by(reason)
-        )
-        counts = {Exclusion(r): n for r, n in counted}
+        counts = {Exclusion(r): n for r, n in await session.execute(queries.counts, values)}
     else:
         counts = {}
         for item in excluded:

@@ -89,14 +89,14 @@ async def history(session: AsyncSession, viewer: User, request_id: uuid.UUID) ->
 
 
 async def next_reference(session: AsyncSession, year: int) -> str:
-    """Hand out the next ``TE-<year>-NNNNNN`` (the row lock serialises concurrent submitters)."""
-    await session.execute(
-        text("INSERT INTO reference_counter (year, last) VALUES (:y, 0) ON CONFLICT DO NOTHING"),
-        {"y": year},
-    )
+    """Hand out the next ``TE-<year>-NNNNNN`` (the upsert's row lock serialises submitters)."""
     number = (
         await session.execute(
-            text("UPDATE reference_counter SET last = last + 1 WHERE year = :y RETURNING last"),
+            text(
+                "INSERT INTO reference_counter (year, last) VALUES (:y, 1) "
+                "ON CONFLICT (year) DO UPDATE SET last = reference_counter.last + 1 "
+                "RETURNING last"
+            ),
             {"y": year},
         )
     ).scalar_one()
@@ -112,11 +112,20 @@ async def submit(
     policy: DispatchPolicy,
 ) -> Request:
     """Record a new request and dispatch it at once."""
-    if await session.get(Specialty, data.specialty) is None:
+    found = (
+        await session.execute(
+            select(Specialty.code, Subspecialty.code)
+            .outerjoin(
+                Subspecialty,
+                (Subspecialty.specialty_code == Specialty.code)
+                & (Subspecialty.code == data.subspecialty),
+            )
+            .where(Specialty.code == data.specialty)
+        )
+    ).first()
+    if found is None:
         raise InvalidInputError(f"Spécialité inconnue : « {data.specialty} ».", field="specialty")
-    if data.subspecialty is not None and (
-        await session.get(Subspecialty, (data.specialty, data.subspecialty)) is None
-    ):
+    if data.subspecialty is not None and found[1] is None:
         raise InvalidInputError(
             f"Sur-spécialité inconnue pour « {data.specialty} » : « {data.subspecialty} ».",
             field="subspecialty",
