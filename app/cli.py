@@ -211,6 +211,102 @@ def token(email: str, ttl: int | None) -> None:
     click.echo(_run(make))
 
 
+@cli.group()
+def outbox() -> None:
+    """E-mail notifications waiting, sent or failed."""
+
+
+@outbox.command("send")
+def outbox_send() -> None:
+    """Send every due notification now (one pass) and exit."""
+
+    async def send() -> int:
+        from app.main import build_context
+        from notifications.sender import OutboxSender
+
+        context = build_context()
+        sender = OutboxSender(
+            context.db,
+            context.clock,
+            context.settings.smtp,
+            base_url=context.settings.base_url,
+            zone=context.zone,
+        )
+        total = 0
+        try:
+            while (sent := await sender.send_due()) > 0:
+                total += sent
+        finally:
+            await context.db.dispose()
+        return total
+
+    settings = _settings()
+    total = _run(send)
+    if not settings.smtp.host:
+        click.echo(
+            "Aucun serveur SMTP configuré (ESS_SMTP__HOST) : les notifications restent "
+            "en attente (held)."
+        )
+    else:
+        click.echo(f"{total} notification(s) envoyée(s).")
+
+
+@outbox.command("list")
+@click.option("--status", type=click.Choice(["pending", "held", "sent", "failed"]), default=None)
+def outbox_list(status: str | None) -> None:
+    """List the latest notifications (never their content: there is none to show)."""
+
+    async def rows() -> list[Any]:
+        from app.main import build_context
+        from app.services.outbox import list_notifications
+        from models import OutboxStatus
+
+        context = build_context()
+        try:
+            async with context.db.reading() as session:
+                return await list_notifications(session, OutboxStatus(status) if status else None)
+        finally:
+            await context.db.dispose()
+
+    found = _run(rows)
+    if not found:
+        click.echo("Aucune notification.")
+    for row in found:
+        error = f"  {row.last_error}" if row.last_error else ""
+        click.echo(
+            f"{row.id}  {row.status:<8} {row.kind:<15} {row.reference or '-':<15} "
+            f"essais={row.attempts}{error}"
+        )
+
+
+@outbox.command("retry")
+@click.argument("notification_id", required=False)
+@click.option("--failed", "all_failed", is_flag=True, help="Retry every failed notification.")
+def outbox_retry(notification_id: str | None, all_failed: bool) -> None:
+    """Queue a notification (ID) or every failed one (--failed) again."""
+    import uuid as uuid_module
+
+    if bool(notification_id) == all_failed:
+        raise CommandError("indiquez soit un identifiant de notification, soit --failed")
+    try:
+        target = uuid_module.UUID(notification_id) if notification_id else None
+    except ValueError as exc:
+        raise CommandError(f"identifiant invalide : {notification_id}") from exc
+
+    async def again() -> int:
+        from app.main import build_context
+        from app.services.outbox import retry
+
+        context = build_context()
+        try:
+            async with context.db.transaction() as session:
+                return await retry(session, target, now=context.clock.now())
+        finally:
+            await context.db.dispose()
+
+    click.echo(f"{_run(again)} notification(s) remise(s) en file d'envoi.")
+
+
 def main() -> None:
     """Entry point: run the CLI, turning every expected failure into one line."""
     try:

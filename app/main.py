@@ -1,5 +1,6 @@
 """The Litestar application: ``create_app()``."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from app.errors import internal_error_handler, problem_details_plugin
 from config import SystemClock, get_settings
 from models import User
 from models.database import Database
+from notifications.sender import OutboxSender
 from sla.scheduler import SlaScheduler
 
 logger = logging.getLogger("ess_router")
@@ -48,9 +50,20 @@ def create_app(context: AppContext | None = None) -> Litestar:
             context.db, context.clock, context.policy, context.settings.sla.tick_seconds
         )
         scheduler.start()
+        sender = OutboxSender(
+            context.db,
+            context.clock,
+            context.settings.smtp,
+            base_url=context.settings.base_url,
+            zone=context.zone,
+        )
+        stop = asyncio.Event()
+        sending = asyncio.create_task(sender.run(stop), name="outbox-sender")
         try:
             yield
         finally:
+            stop.set()
+            await sending
             await scheduler.stop()
             await context.db.dispose()
 

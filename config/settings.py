@@ -54,6 +54,18 @@ class SmtpSettings(BaseModel):
     """The From address of every notification."""
     timeout: float = 30.0
     """Seconds before an SMTP operation gives up."""
+    validate_certs: bool = True
+    """Check the server's TLS certificate (keep on outside tests)."""
+    ca_file: Path | None = None
+    """CA bundle for a server whose certificate a private authority signed."""
+    retry_after: Duration = timedelta(seconds=30)
+    """First wait after a failed send; it doubles at each attempt (with jitter)."""
+    max_age: Duration = timedelta(days=2)
+    """After this long without success a notification is ``failed`` and shown to the coordinator."""
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Notifications sent per SMTP connection."""
+    poll_seconds: float = Field(default=2.0, gt=0)
+    """How often the sender looks for notifications to send."""
 
 
 class PrioritySla(BaseModel):

@@ -45,6 +45,9 @@ class OutboxMessage(SQLModel, table=True):
     lease_until: datetime | None = None
     last_error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime
+    # Start of the current sending effort: the maximum age counts from here, and a
+    # manual retry starts a new one.
+    queued_at: datetime
     sent_at: datetime | None = None
 
 
@@ -66,6 +69,7 @@ def enqueue(
         params=params or {},
         next_attempt_at=now,
         created_at=now,
+        queued_at=now,
     )
     session.add(message)
     return message

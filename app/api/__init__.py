@@ -9,6 +9,7 @@ from app.api.accounts import (
     SpecialtyController,
     UserController,
 )
+from app.api.outbox import OutboxController
 from app.api.requests import RequestController
 from app.api.sla import SlaController
 
@@ -22,5 +23,6 @@ api_router = Router(
         AvailabilityController,
         RequestController,
         SlaController,
+        OutboxController,
     ],
 )
