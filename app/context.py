@@ -26,8 +26,9 @@ class AppContext:
 
     @cached_property
     def calendar(self) -> Calendar:
+        sla = self.settings.sla
         return build_calendar(
-            self.settings.sla.calendar, self.settings.timezone, self.settings.sla.subdivision
+            sla.calendar, self.settings.timezone, sla.subdivision, sla.opening_slots()
         )
 
     @cached_property

@@ -2,7 +2,7 @@
 
 import os
 import secrets
-from datetime import timedelta
+from datetime import time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -85,6 +85,17 @@ class StandardSla(PrioritySla):
     answer_within: Duration = timedelta(hours=24)
 
 
+def parse_slot(text: str) -> tuple[time, time]:
+    """Read "HH:MM-HH:MM" (an end of 00:00 means midnight)."""
+    try:
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time range like 08:00-18:00") from None
+    if end != time(0) and end <= start:
+        raise ValueError(f"{text!r} ends before it starts")
+    return start, end
+
+
 class SlaSettings(BaseModel):
     calendar: Literal["business", "24/7"] = "business"
     """``business``: Mon-Fri 08:00-18:00 local, French public holidays; ``24/7``: every hour."""
@@ -94,6 +105,27 @@ class SlaSettings(BaseModel):
     """Deadlines of standard requests."""
     subdivision: str | None = None
     """French subdivision for extra public holidays, e.g. ``57`` (Moselle), ``67``, ``68``."""
+    opening_hours: dict[int, list[str]] | None = None
+    """Business hours per weekday (0 = Monday), e.g. ``{"0": ["08:00-12:00", "14:00-18:00"]}``;
+    unset: Monday to Friday 08:00-18:00."""
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _check_hours(cls, value: dict[int, list[str]] | None) -> dict[int, list[str]] | None:
+        if value is None:
+            return None
+        for weekday, slots in value.items():
+            if not 0 <= weekday <= 6:
+                raise ValueError(f"weekday {weekday} is not between 0 (Monday) and 6 (Sunday)")
+            for slot in slots:
+                parse_slot(slot)
+        return value
+
+    def opening_slots(self) -> dict[int, list[tuple[time, time]]] | None:
+        """Return the opening hours as times, or None for the default."""
+        if self.opening_hours is None:
+            return None
+        return {day: [parse_slot(s) for s in slots] for day, slots in self.opening_hours.items()}
     warn_at: float = Field(default=0.75, gt=0, lt=1)
     """Fraction of a deadline at which the assignee is warned."""
     tick_seconds: float = Field(default=30, gt=0)

@@ -102,3 +102,33 @@ def test_prod_refuses_missing_or_weak_secrets(tmp_path: Path, secret: str | None
 def test_prod_accepts_a_long_random_secret(tmp_path: Path) -> None:
     settings = Settings(env="prod", data_dir=tmp_path, secret_key="k" * 48)
     assert settings.resolved_secret_key() == "k" * 48
+
+
+def test_opening_hours_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from app.context import AppContext
+
+    monkeypatch.setenv("ESS_SLA__OPENING_HOURS",
+                       '{"0": ["08:00-12:00", "14:00-18:00"], "5": ["09:00-12:00"]}')
+    monkeypatch.setenv("ESS_SLA__SUBDIVISION", "57")
+    settings = Settings()
+    calendar = AppContext(settings=settings, db=None, clock=None).calendar  # type: ignore[arg-type]
+    paris = ZoneInfo("Europe/Paris")
+    assert calendar.is_open(datetime(2026, 3, 2, 9, 0, tzinfo=paris))  # Monday morning
+    assert not calendar.is_open(datetime(2026, 3, 2, 13, 0, tzinfo=paris))  # lunch
+    assert not calendar.is_open(datetime(2026, 3, 3, 9, 0, tzinfo=paris))  # Tuesday: closed
+    assert calendar.is_open(datetime(2026, 3, 7, 10, 0, tzinfo=paris))  # Saturday morning
+    # Moselle: 26 December 2026 is a Saturday holiday there.
+    assert not calendar.is_open(datetime(2026, 12, 26, 10, 0, tzinfo=paris))
+
+
+@pytest.mark.parametrize("hours", ['{"7": ["08:00-12:00"]}', '{"0": ["12:00-08:00"]}',
+                                   '{"0": ["huit heures"]}'])
+def test_bad_opening_hours_are_refused(monkeypatch: pytest.MonkeyPatch, hours: str) -> None:
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("ESS_SLA__OPENING_HOURS", hours)
+    with pytest.raises(ValidationError):
+        Settings()
