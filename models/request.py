@@ -86,6 +86,9 @@ class Request(SQLModel, table=True):
     # Clinical content (to be encrypted at rest by the secure-messaging work).
     question: str = Field(sa_type=Text)
     patient: str = Field(sa_type=Text, description="the patient identity, as JSON")
+    # Keyed hash (HMAC) of the normalised patient identity: counts distinct patients
+    # for the indicators without reading anyone's identity.
+    patient_key: str | None = Field(default=None, max_length=64, index=True)
     answer: str | None = Field(default=None, sa_type=Text)
     outcome: Outcome | None = Field(default=None, sa_type=String(30))
     appointment_at: datetime | None = None

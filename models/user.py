@@ -1,7 +1,7 @@
 """People: requesters (GPs and other caregivers), ESS specialists and the coordinator."""
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import EmailStr, field_validator
@@ -51,6 +51,12 @@ class User(UserBase, table=True):
     # Position in the rotation: the pool's highest value + 1 at each assignment.
     # A counter, not a clock, so that concurrent transactions cannot reorder turns.
     rotation: int = Field(default=0)
+    # Membership of the ESS (specialists): the annual grant is prorated on it.
+    member_since: date | None = None
+    member_until: date | None = None
+    advanced_consultations: bool = Field(
+        default=False, description="offers consultations avancées (outreach clinics)"
+    )
     created_at: datetime
 
 
@@ -59,12 +65,20 @@ class UserCreate(UserBase):
     specialty: str | None = Field(default=None, max_length=40)
     subspecialties: list[str] = Field(default_factory=list)
     capacity: int | None = Field(default=None, ge=0, le=1000)
+    advanced_consultations: bool = False
+    member_since: date | None = Field(
+        default=None, description="specialists: first day of ESS membership (default: today)"
+    )
+    member_until: date | None = None
 
 
 class UserUpdate(SQLModel):
     active: bool | None = None
     capacity: int | None = Field(default=None, ge=0, le=1000)
     subspecialties: list[str] | None = None
+    advanced_consultations: bool | None = None
+    member_since: date | None = None
+    member_until: date | None = None
 
 
 class UserRead(SQLModel):
@@ -78,3 +92,6 @@ class UserRead(SQLModel):
     specialty: str | None
     subspecialties: list[str]
     capacity: int | None
+    advanced_consultations: bool
+    member_since: date | None
+    member_until: date | None

@@ -134,13 +134,7 @@ class UserController(Controller):
         async with context.db.transaction() as session:
             user = await user_service.get_user(session, user_id)
             user = await user_service.update_user(
-                session,
-                user,
-                active=data.active,
-                capacity=data.capacity,
-                subspecialties=data.subspecialties,
-                now=context.clock.now(),
-                policy=context.policy,
+                session, user, data, now=context.clock.now(), policy=context.policy
             )
             return (await user_service.to_read(session, [user]))[0]
 

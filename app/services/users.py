@@ -2,12 +2,21 @@
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Role, Specialty, Subspecialty, User, UserCreate, UserRead, UserSubspecialty
+from models import (
+    Role,
+    Specialty,
+    Subspecialty,
+    User,
+    UserCreate,
+    UserRead,
+    UserSubspecialty,
+    UserUpdate,
+)
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from router import DispatchPolicy, drain_pending, lock_pool
 from security.passwords import hash_password, verify_password
@@ -60,9 +69,16 @@ async def create_user(
         specialty_code = data.specialty
         subspecialties = await _check_subspecialties(session, specialty_code, data.subspecialties)
         capacity = default_capacity if data.capacity is None else data.capacity
-    elif data.specialty or data.subspecialties or data.capacity is not None:
+    elif (
+        data.specialty
+        or data.subspecialties
+        or data.capacity is not None
+        or data.advanced_consultations
+        or data.member_since
+        or data.member_until
+    ):
         raise InvalidInputError(
-            "Spécialité, sur-spécialités et capacité ne concernent que les spécialistes.",
+            "Spécialité, sur-spécialités, capacité et adhésion ne concernent que les spécialistes.",
             field="specialty",
         )
     if data.treating_physician and data.role != Role.REQUESTER:
@@ -83,8 +99,12 @@ async def create_user(
         password_hash=await hash_password(data.password) if data.password else None,
         specialty_code=specialty_code,
         capacity=capacity,
+        advanced_consultations=data.advanced_consultations,
+        member_since=(data.member_since or _today(now, policy)) if specialty_code else None,
+        member_until=data.member_until,
         created_at=now,
     )
+    _check_membership(user)
     session.add(user)
     await session.flush()
     for code in subspecialties:
@@ -132,26 +152,54 @@ async def list_users(session: AsyncSession, role: Role | None) -> list[User]:
     return list((await session.execute(query)).scalars())
 
 
+def _today(now: datetime, policy: DispatchPolicy | None) -> date:
+    return now.astimezone(policy.zone).date() if policy else now.date()
+
+
+def _check_membership(user: User) -> None:
+    if user.member_since and user.member_until and user.member_until < user.member_since:
+        raise InvalidInputError(
+            "La fin d'adhésion ne peut pas précéder son début.", field="member_until"
+        )
+
+
 async def update_user(
     session: AsyncSession,
     user: User,
+    data: UserUpdate,
     *,
-    active: bool | None,
-    capacity: int | None,
-    subspecialties: list[str] | None,
     now: datetime,
     policy: DispatchPolicy,
 ) -> User:
-    if (capacity is not None or subspecialties is not None) and user.role != Role.SPECIALIST:
+    specialist_only = data.model_dump(
+        exclude_unset=True,
+        include={
+            "capacity",
+            "subspecialties",
+            "advanced_consultations",
+            "member_since",
+            "member_until",
+        },
+    )
+    if specialist_only and user.role != Role.SPECIALIST:
         raise InvalidInputError(
-            "Capacité et sur-spécialités ne concernent que les spécialistes.", field="capacity"
+            "Capacité, sur-spécialités et adhésion ne concernent que les spécialistes.",
+            field=next(iter(specialist_only)),
         )
     if user.specialty_code is not None:
         await lock_pool(session, user.specialty_code)
-    if active is not None:
-        user.active = active
-    if capacity is not None:
-        user.capacity = capacity
+    if data.active is not None:
+        user.active = data.active
+    if data.capacity is not None:
+        user.capacity = data.capacity
+    if data.advanced_consultations is not None:
+        user.advanced_consultations = data.advanced_consultations
+    if "member_since" in specialist_only:
+        user.member_since = data.member_since
+    if "member_until" in specialist_only:
+        user.member_until = data.member_until
+    _check_membership(user)
+    subspecialties = data.subspecialties
     if subspecialties is not None:
         assert user.specialty_code is not None
         codes = await _check_subspecialties(session, user.specialty_code, subspecialties)
@@ -193,6 +241,9 @@ async def to_read(session: AsyncSession, users: Sequence[User]) -> list[UserRead
             specialty=u.specialty_code,
             subspecialties=subs.get(u.id, []),
             capacity=u.capacity,
+            advanced_consultations=u.advanced_consultations,
+            member_since=u.member_since,
+            member_until=u.member_until,
         )
         for u in users
     ]

@@ -48,6 +48,9 @@ def upgrade() -> None:
     sa.Column('capacity', sa.Integer(), nullable=True),
     sa.Column('last_assigned_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('rotation', sa.Integer(), nullable=False),
+    sa.Column('member_since', sa.Date(), nullable=True),
+    sa.Column('member_until', sa.Date(), nullable=True),
+    sa.Column('advanced_consultations', sa.Boolean(), nullable=False),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['specialty_code'], ['specialty.code'], ),
     sa.PrimaryKeyConstraint('id'),
@@ -81,6 +84,7 @@ def upgrade() -> None:
     sa.Column('assignee_id', sa.Uuid(), nullable=True),
     sa.Column('question', sa.Text(), nullable=False),
     sa.Column('patient', sa.Text(), nullable=False),
+    sa.Column('patient_key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('answer', sa.Text(), nullable=True),
     sa.Column('outcome', sa.String(length=30), nullable=True),
     sa.Column('appointment_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
@@ -113,6 +117,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('request', schema=None) as batch_op:
         batch_op.create_index('ix_request_assignee_status', ['assignee_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_request_patient_key'), ['patient_key'], unique=False)
         batch_op.create_index('ix_request_requester_submitted', ['requester_id', 'submitted_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_request_sla_next_at'), ['sla_next_at'], unique=False)
         batch_op.create_index('ix_request_status_submitted', ['status', 'submitted_at'], unique=False)
@@ -233,6 +238,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_request_status_submitted')
         batch_op.drop_index(batch_op.f('ix_request_sla_next_at'))
         batch_op.drop_index('ix_request_requester_submitted')
+        batch_op.drop_index(batch_op.f('ix_request_patient_key'))
         batch_op.drop_index('ix_request_assignee_status')
 
     op.drop_table('request')
