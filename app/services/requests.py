@@ -31,7 +31,7 @@ from models import (
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from models.history import record
 from router import DispatchPolicy, assign, dispatch, drain_pending, lock_pool
-from sla.deadlines import start_answer_clock
+from sla.deadlines import resume_answer_clock, start_answer_clock
 
 NOT_FOUND = "Demande introuvable."
 
@@ -220,6 +220,9 @@ async def answer(
             field="appointment_at",
         )
     await lock_pool(session, request.specialty_code)
+    if request.status == Status.AWAITING_INFO:
+        # Answering without waiting for the reply: the deadline is what was left of it.
+        resume_answer_clock(request, now, policy.sla)
     request.answer = data.answer
     request.outcome = data.outcome
     request.appointment_at = data.appointment_at
@@ -235,7 +238,6 @@ async def answer(
         to_status=Status.ANSWERED,
         detail={"outcome": data.outcome},
     )
-    request.answer_paused_seconds = None
     enqueue(
         session,
         NotificationKind.ANSWERED,
