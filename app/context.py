@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from config import Clock, Settings
 from models.database import Database
 from router import DispatchPolicy
+from security.crypto import KeyRing
+from security.vault import Vault
 from sla.calendar import Calendar, build_calendar
 from sla.deadlines import Delays, SlaPolicy
 
@@ -23,6 +25,13 @@ class AppContext:
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.settings.timezone)
+
+    @cached_property
+    def vault(self) -> Vault:
+        """The data keys: generated (mode 0600) in dev, required in prod."""
+        return Vault(
+            KeyRing.load_or_create(self.settings.key_file_path(), create=self.settings.env == "dev")
+        )
 
     @cached_property
     def calendar(self) -> Calendar:

@@ -195,6 +195,10 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def key_file_path(self) -> Path:
+        """Where the data-encryption keys live (``ESS_DATA_KEY_FILE`` or the data folder)."""
+        return self.data_key_file or self.data_dir / "ess-router.keys"
+
     def resolved_secret_key(self) -> str:
         """Return the signing secret, generating and keeping one in dev."""
         if self.secret_key is not None:

@@ -1,5 +1,6 @@
 """SQLModel tables, API schemas, identifier validation and the request state machine."""
 
+from models.audit import AuditEntry
 from models.availability import (
     Absence,
     AbsenceCreate,
@@ -10,7 +11,7 @@ from models.availability import (
     SlotIn,
 )
 from models.lifecycle import OPEN_STATUSES, Action, IllegalTransition, Status, check_transition
-from models.message import Message, MessageCreate, MessageRead
+from models.message import Attachment, AttachmentRead, Message, MessageCreate, MessageRead
 from models.outbox import NotificationKind, OutboxMessage, OutboxStatus, enqueue
 from models.request import (
     AnswerCreate,
@@ -49,6 +50,9 @@ __all__ = [
     "Action",
     "AnswerCreate",
     "AssignCreate",
+    "Attachment",
+    "AttachmentRead",
+    "AuditEntry",
     "CloseCreate",
     "DeclineCreate",
     "EventKind",

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.audit import note
 from models.lifecycle import Status
 from models.request import EventKind, Request, RequestEvent
 from models.sla_state import refresh
@@ -37,4 +38,7 @@ def record(
         detail=detail or {},
     )
     session.add(event)
+    note(session, at=at, actor_id=actor_id, action=f"request.{kind.value}",
+         request_id=request.id,
+         detail={"from": from_status, "to": to_status} if to_status else {})
     return event

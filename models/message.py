@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, Text
+from sqlalchemy import Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from models.request import TEXT_MAX_LENGTH
@@ -15,7 +15,7 @@ class Message(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     request_id: uuid.UUID = Field(foreign_key="request.id")
     author_id: uuid.UUID = Field(foreign_key="user.id")
-    body: str = Field(sa_type=Text)
+    body: bytes = Field(sa_type=LargeBinary)  # encrypted (security.vault)
     created_at: datetime
 
 
@@ -31,4 +31,28 @@ class MessageRead(SQLModel):
     id: uuid.UUID
     author_id: uuid.UUID
     body: str
+    created_at: datetime
+
+
+class Attachment(SQLModel, table=True):
+    """A photograph or document; its bytes live encrypted in the data folder."""
+
+    __table_args__ = (Index("ix_attachment_request", "request_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    request_id: uuid.UUID = Field(foreign_key="request.id")
+    author_id: uuid.UUID = Field(foreign_key="user.id")
+    # A file name often names the patient: encrypted like the rest.
+    filename: bytes = Field(sa_type=LargeBinary)
+    content_type: str = Field(max_length=50)
+    size: int
+    created_at: datetime
+
+
+class AttachmentRead(SQLModel):
+    id: uuid.UUID
+    author_id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
     created_at: datetime

@@ -6,7 +6,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, field_validator
-from sqlalchemy import JSON, Column, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.identifiers import validate_ins
@@ -83,13 +83,13 @@ class Request(SQLModel, table=True):
     subspecialty_code: str | None = Field(default=None, max_length=40)
     requester_id: uuid.UUID = Field(foreign_key="user.id")
     assignee_id: uuid.UUID | None = Field(default=None, foreign_key="user.id")
-    # Clinical content (to be encrypted at rest by the secure-messaging work).
-    question: str = Field(sa_type=Text)
-    patient: str = Field(sa_type=Text, description="the patient identity, as JSON")
+    # Clinical content, encrypted at rest (security.vault): never stored in clear.
+    question: bytes = Field(sa_type=LargeBinary)
+    patient: bytes = Field(sa_type=LargeBinary, description="the patient identity, as JSON")
     # Keyed hash (HMAC) of the normalised patient identity: counts distinct patients
     # for the indicators without reading anyone's identity.
     patient_key: str | None = Field(default=None, max_length=64, index=True)
-    answer: str | None = Field(default=None, sa_type=Text)
+    answer: bytes | None = Field(default=None, sa_type=LargeBinary)
     outcome: Outcome | None = Field(default=None, sa_type=String(30))
     appointment_at: datetime | None = None
     consent: bool
@@ -113,7 +113,7 @@ class Request(SQLModel, table=True):
     sla_next_at: datetime | None = Field(default=None, index=True)
     usefulness: int | None = None
     referral_avoided: bool | None = None
-    close_comment: str | None = Field(default=None, sa_type=Text)
+    close_comment: bytes | None = Field(default=None, sa_type=LargeBinary)
     version: int = Field(default=1, sa_column=_version_column)
 
 

@@ -42,9 +42,14 @@ class RequestController(Controller):
         """Submit a request for a specialist opinion; it is dispatched at once."""
         async with context.db.transaction() as session:
             request = await service.submit(
-                session, current_user, data, now=context.clock.now(), policy=context.policy
+                session,
+                current_user,
+                data,
+                now=context.clock.now(),
+                policy=context.policy,
+                vault=context.vault,
             )
-        return service.to_read(request, current_user)
+        return service.to_read(request, current_user, context.vault)
 
     @get("/")
     async def list_requests(
@@ -56,20 +61,26 @@ class RequestController(Controller):
         offset: Annotated[int, QueryParameter(name="offset", ge=0)] = 0,
     ) -> RequestPage:
         """List the requests the caller may see, newest first."""
-        async with context.db.reading() as session:
-            items, total = await service.list_visible(
-                session, current_user, status=status, limit=limit, offset=offset
+        async with context.db.transaction() as session:
+            return await service.read_page(
+                session,
+                current_user,
+                status=status,
+                limit=limit,
+                offset=offset,
+                now=context.clock.now(),
+                vault=context.vault,
             )
-        return RequestPage(items=[service.to_read(r, current_user) for r in items], total=total)
 
     @get("/{request_id:uuid}")
     async def get_request(
         self, request_id: FromPath[uuid.UUID], context: Context, current_user: CurrentUser
     ) -> RequestRead:
         """Return one request."""
-        async with context.db.reading() as session:
-            request = await service.get_visible(session, current_user, request_id)
-        return service.to_read(request, current_user)
+        async with context.db.transaction() as session:
+            return await service.read_one(
+                session, current_user, request_id, now=context.clock.now(), vault=context.vault
+            )
 
     @post("/{request_id:uuid}/accept", status_code=200, guards=[requires(Role.SPECIALIST)])
     async def accept(
@@ -80,7 +91,7 @@ class RequestController(Controller):
             request = await service.accept(
                 session, current_user, request_id, now=context.clock.now()
             )
-        return service.to_read(request, current_user)
+        return service.to_read(request, current_user, context.vault)
 
     @post("/{request_id:uuid}/decline", status_code=200, guards=[requires(Role.SPECIALIST)])
     async def decline(
@@ -100,7 +111,7 @@ class RequestController(Controller):
                 now=context.clock.now(),
                 policy=context.policy,
             )
-        return service.to_read(request, current_user)
+        return service.to_read(request, current_user, context.vault)
 
     @post("/{request_id:uuid}/answer", status_code=200, guards=[requires(Role.SPECIALIST)])
     async def answer(
@@ -119,8 +130,9 @@ class RequestController(Controller):
                 data,
                 now=context.clock.now(),
                 policy=context.policy,
+                vault=context.vault,
             )
-        return service.to_read(request, current_user)
+        return service.to_read(request, current_user, context.vault)
 
     @post("/{request_id:uuid}/close", status_code=200, guards=[requires(Role.REQUESTER)])
     async def close(
@@ -133,9 +145,14 @@ class RequestController(Controller):
         """Close an answered request with the close-out feedback."""
         async with context.db.transaction() as session:
             request = await service.close(
-                session, current_user, request_id, data, now=context.clock.now()
+                session,
+                current_user,
+                request_id,
+                data,
+                now=context.clock.now(),
+                vault=context.vault,
             )
-        return service.to_read(request, current_user)
+        return service.to_read(request, current_user, context.vault)
 
     @post("/{request_id:uuid}/cancel", status_code=200, guards=[requires(Role.REQUESTER)])
     async def cancel(
@@ -150,7 +167,7 @@ class RequestController(Controller):
                 now=context.clock.now(),
                 policy=context.policy,
             )
-        return service.to_read(request, current_user)
+        return service.to_read(request, current_user, context.vault)
 
     @post("/{request_id:uuid}/assign", status_code=200, guards=[requires(Role.COORDINATOR)])
     async def assign(
@@ -170,7 +187,7 @@ class RequestController(Controller):
                 now=context.clock.now(),
                 policy=context.policy,
             )
-        return service.to_read(request, current_user)
+        return service.to_read(request, current_user, context.vault)
 
     @get("/{request_id:uuid}/events")
     async def events(
@@ -206,4 +223,5 @@ class RequestController(Controller):
                 data,
                 now=context.clock.now(),
                 policy=context.policy,
+                vault=context.vault,
             )

@@ -20,27 +20,36 @@ from models import (
     check_transition,
     enqueue,
 )
+from models.audit import note
 from models.errors import ConflictError, InvalidInputError
 from models.history import record
 from router import DispatchPolicy
+from security.vault import Vault
 from sla.deadlines import pause_answer_clock, resume_answer_clock
 
 CLOSED_STATUSES = (Status.CLOSED, Status.CANCELLED)
 
 
+def _read(message: Message, vault: Vault) -> MessageRead:
+    return MessageRead(
+        id=message.id,
+        author_id=message.author_id,
+        body=vault.open("message", message.id, "body", message.body),
+        created_at=message.created_at,
+    )
+
+
 async def list_messages(
-    session: AsyncSession, viewer: User, request_id: uuid.UUID
+    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime, vault: Vault
 ) -> list[MessageRead]:
     await get_visible(session, viewer, request_id)
+    note(session, at=now, actor_id=viewer.id, action="message.read", request_id=request_id)
     rows = await session.execute(
         select(Message)
         .where(Message.request_id == request_id)
         .order_by(Message.created_at, Message.id)
     )
-    return [
-        MessageRead(id=m.id, author_id=m.author_id, body=m.body, created_at=m.created_at)
-        for m in rows.scalars()
-    ]
+    return [_read(m, vault) for m in rows.scalars()]
 
 
 async def post_message(
@@ -51,6 +60,7 @@ async def post_message(
     *,
     now: datetime,
     policy: DispatchPolicy,
+    vault: Vault,
 ) -> MessageRead:
     """Add a message; the assignee may ask for information, the requester's reply resumes."""
     request = await get_visible(session, viewer, request_id)
@@ -90,8 +100,23 @@ async def post_message(
                 to_status=Status.ACCEPTED,
             )
             resume_answer_clock(request, now, policy.sla)
-    message = Message(request_id=request.id, author_id=viewer.id, body=data.body, created_at=now)
+    message_id = uuid.uuid4()
+    message = Message(
+        id=message_id,
+        request_id=request.id,
+        author_id=viewer.id,
+        body=vault.seal("message", message_id, "body", data.body),
+        created_at=now,
+    )
     session.add(message)
+    note(
+        session,
+        at=now,
+        actor_id=viewer.id,
+        action="message.create",
+        request_id=request.id,
+        detail={"message_id": str(message_id)},
+    )
     kind = NotificationKind.INFO_REQUESTED if data.request_info else NotificationKind.NEW_MESSAGE
     enqueue(
         session,
@@ -103,5 +128,5 @@ async def post_message(
     )
     await session.flush()
     return MessageRead(
-        id=message.id, author_id=message.author_id, body=message.body, created_at=message.created_at
+        id=message.id, author_id=message.author_id, body=data.body, created_at=message.created_at
     )

@@ -19,6 +19,7 @@ from models import (
     RequestCreate,
     RequestDecline,
     RequestEvent,
+    RequestPage,
     RequestRead,
     Role,
     Specialty,
@@ -28,9 +29,11 @@ from models import (
     check_transition,
     enqueue,
 )
+from models.audit import note
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from models.history import record
 from router import DispatchPolicy, assign, dispatch, drain_pending, lock_pool
+from security.vault import Vault
 from sla.deadlines import resume_answer_clock, start_answer_clock
 
 NOT_FOUND = "Demande introuvable."
@@ -75,6 +78,24 @@ async def list_visible(
     return list(items), total
 
 
+async def read_page(
+    session: AsyncSession,
+    viewer: User,
+    *,
+    status: Status | None,
+    limit: int,
+    offset: int,
+    now: datetime,
+    vault: Vault,
+) -> RequestPage:
+    """One page of the viewer's requests; each clinical read goes into the audit trail."""
+    items, total = await list_visible(session, viewer, status=status, limit=limit, offset=offset)
+    if shows_clinical_content(viewer):
+        for request in items:
+            note(session, at=now, actor_id=viewer.id, action="request.read", request_id=request.id)
+    return RequestPage(items=[to_read(r, viewer, vault) for r in items], total=total)
+
+
 async def history(session: AsyncSession, viewer: User, request_id: uuid.UUID) -> list[RequestEvent]:
     await get_visible(session, viewer, request_id)
     return list(
@@ -110,6 +131,7 @@ async def submit(
     *,
     now: datetime,
     policy: DispatchPolicy,
+    vault: Vault,
 ) -> Request:
     """Record a new request and dispatch it at once."""
     found = (
@@ -130,15 +152,24 @@ async def submit(
             f"Sur-spécialité inconnue pour « {data.specialty} » : « {data.subspecialty} ».",
             field="subspecialty",
         )
+    request_id = uuid.uuid4()
+    patient = data.patient
     request = Request(
+        id=request_id,
         reference=await next_reference(session, now.astimezone(policy.zone).year),
         status=Status.PENDING,
         priority=data.priority,
         specialty_code=data.specialty,
         subspecialty_code=data.subspecialty,
         requester_id=requester.id,
-        question=data.question,
-        patient=data.patient.model_dump_json(),
+        question=vault.seal("request", request_id, "question", data.question),
+        patient=vault.seal("request", request_id, "patient", patient.model_dump_json()),
+        patient_key=vault.patient_key(
+            ins=patient.ins,
+            last_name=patient.last_name,
+            first_name=patient.first_name,
+            birth_date=patient.birth_date.isoformat(),
+        ),
         consent=data.consent,
         submitted_at=now,
     )
@@ -210,6 +241,7 @@ async def answer(
     *,
     now: datetime,
     policy: DispatchPolicy,
+    vault: Vault,
 ) -> Request:
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.ANSWER, request.status)
@@ -223,7 +255,7 @@ async def answer(
     if request.status == Status.AWAITING_INFO:
         # Answering without waiting for the reply: the deadline is what was left of it.
         resume_answer_clock(request, now, policy.sla)
-    request.answer = data.answer
+    request.answer = vault.seal("request", request.id, "answer", data.answer)
     request.outcome = data.outcome
     request.appointment_at = data.appointment_at
     request.answered_at = now
@@ -253,13 +285,21 @@ async def answer(
 
 
 async def close(
-    session: AsyncSession, viewer: User, request_id: uuid.UUID, data: CloseCreate, *, now: datetime
+    session: AsyncSession,
+    viewer: User,
+    request_id: uuid.UUID,
+    data: CloseCreate,
+    *,
+    now: datetime,
+    vault: Vault,
 ) -> Request:
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.CLOSE, request.status)
     request.usefulness = data.usefulness
     request.referral_avoided = data.referral_avoided
-    request.close_comment = data.comment
+    request.close_comment = vault.seal_optional(
+        "request", request.id, "close_comment", data.comment
+    )
     request.closed_at = now
     record(
         session,
@@ -361,9 +401,29 @@ async def assign_manually(
     return request
 
 
-def to_read(request: Request, viewer: User) -> RequestRead:
+def shows_clinical_content(viewer: User) -> bool:
+    """The coordinator manages the flow; clinical content is for the two doctors only."""
+    return viewer.role != Role.COORDINATOR
+
+
+async def read_one(
+    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime, vault: Vault
+) -> RequestRead:
+    """Return one request as the viewer may see it, and note the read in the audit trail."""
+    request = await get_visible(session, viewer, request_id)
+    if shows_clinical_content(viewer):
+        note(session, at=now, actor_id=viewer.id, action="request.read", request_id=request.id)
+    return to_read(request, viewer, vault)
+
+
+def to_read(request: Request, viewer: User, vault: Vault) -> RequestRead:
     """The API view; the coordinator manages the flow and never sees clinical content."""
-    clinical = viewer.role != Role.COORDINATOR
+    clinical = shows_clinical_content(viewer)
+
+    def opened(field: str, blob: bytes | None) -> str | None:
+        return vault.open_optional("request", request.id, field, blob) if clinical else None
+
+    patient = opened("patient", request.patient)
     return RequestRead(
         id=request.id,
         reference=request.reference,
@@ -373,9 +433,9 @@ def to_read(request: Request, viewer: User) -> RequestRead:
         subspecialty=request.subspecialty_code,
         requester_id=request.requester_id,
         assignee_id=request.assignee_id,
-        question=request.question if clinical else None,
-        patient=PatientIdentity.model_validate_json(request.patient) if clinical else None,
-        answer=request.answer if clinical else None,
+        question=opened("question", request.question),
+        patient=PatientIdentity.model_validate_json(patient) if patient else None,
+        answer=opened("answer", request.answer),
         outcome=request.outcome,
         appointment_at=request.appointment_at,
         submitted_at=request.submitted_at,

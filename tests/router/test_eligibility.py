@@ -110,8 +110,8 @@ async def test_database_rules_match_the_pure_model(context, pool, instant, reque
             specialty_code="cardiologie",
             subspecialty_code="rythmo",
             requester_id=requester_id,
-            question="q",
-            patient="{}",
+            question=b"q",
+            patient=b"{}",
             consent=True,
             submitted_at=now,
         )
@@ -157,8 +157,8 @@ async def test_database_rules_match_the_pure_model(context, pool, instant, reque
                         specialty_code="cardiologie",
                         requester_id=requester.id,
                         assignee_id=user.id,
-                        question="q",
-                        patient="{}",
+                        question=b"q",
+                        patient=b"{}",
                         consent=True,
                         submitted_at=now,
                     )

@@ -1,0 +1,85 @@
+"""The audit trail: append-only entries, each carrying the SHA-256 of the previous one.
+
+Code anywhere notes an entry with :func:`note` (no I/O, callable from synchronous
+helpers such as ``models.history.record``); the entries are chained and inserted
+just before the transaction commits, after taking the chain's lock (an advisory lock
+on PostgreSQL; SQLite writers are already serial), so the chain never forks and an
+entry exists exactly when the access or change it records was committed.
+"""
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, event, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlmodel import Field, SQLModel
+
+GENESIS = "0" * 64
+_PENDING = "audit_pending"
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_request", "request_id"),)
+
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime
+    actor_id: uuid.UUID | None = None
+    action: str = Field(max_length=40)
+    request_id: uuid.UUID | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+def entry_hash(prev_hash: str, *, at: datetime, actor_id: uuid.UUID | None, action: str,
+               request_id: uuid.UUID | None, detail: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {
+            "prev": prev_hash,
+            "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
+            "actor": str(actor_id) if actor_id else None,
+            "action": action,
+            "request": str(request_id) if request_id else None,
+            "detail": detail,
+        },
+        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def note(session: AsyncSession | Session, *, at: datetime, actor_id: uuid.UUID | None,
+         action: str, request_id: uuid.UUID | None = None,
+         detail: dict[str, Any] | None = None) -> None:
+    """Record that something was read or changed; written when the transaction commits."""
+    session.info.setdefault(_PENDING, []).append(
+        {"at": at, "actor_id": actor_id, "action": action, "request_id": request_id,
+         "detail": detail or {}}
+    )
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit-chain'))"))
+    previous = session.execute(
+        select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).scalar_one_or_none() or GENESIS
+    rows = []
+    for entry in pending:
+        digest = entry_hash(previous, **entry)
+        rows.append({**entry, "prev_hash": previous, "hash": digest})
+        previous = digest
+    session.execute(insert(AuditEntry), rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
