@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from config import ConfigurationError, get_settings
 from config.settings import Settings
 from models.errors import DomainError
+from security.crypto import KeyFileError
 
 T = TypeVar("T")
 
@@ -307,6 +308,106 @@ def outbox_retry(notification_id: str | None, all_failed: bool) -> None:
     click.echo(f"{_run(again)} notification(s) remise(s) en file d'envoi.")
 
 
+@cli.group()
+def keys() -> None:
+    """Data-encryption keys."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a key and re-wrap every stored data key under it (content untouched)."""
+
+    async def rotate() -> tuple[int, int, int]:
+        from app.main import build_context
+        from app.services.keys import count_encrypted, rewrap_all
+
+        context = build_context()
+        settings = context.settings
+        try:
+            keyring = context.vault.keyring
+            version = keyring.add_key()
+            keyring.save(settings.key_file_path())
+            total = await count_encrypted(context.db, settings.attachments_dir())
+            with click.progressbar(
+                length=total, label="Re-chiffrement des clés de données", file=sys.stderr
+            ) as bar:
+                changed = await rewrap_all(
+                    context.db, keyring, settings.attachments_dir(), bar.update
+                )
+            return version, changed, total
+        finally:
+            await context.db.dispose()
+
+    version, changed, total = _run(rotate)
+    click.echo(
+        f"Nouvelle clé active : version {version} ; {changed} valeur(s) re-chiffrée(s) "
+        f"sur {total}. L'ancienne clé peut être retirée : ess-router keys retire VERSION."
+    )
+
+
+@keys.command("retire")
+@click.argument("version", type=int)
+def keys_retire(version: int) -> None:
+    """Retire an old key once nothing stored depends on it any more."""
+
+    async def retire() -> None:
+        from app.main import build_context
+        from app.services.keys import still_under_old_keys
+
+        context = build_context()
+        try:
+            keyring = context.vault.keyring
+            if version == keyring.active_version:
+                raise CommandError(
+                    f"la version {version} est la clé active : impossible de la retirer"
+                )
+            if version not in keyring.versions:
+                raise CommandError(f"aucune clé de version {version}")
+            left = await still_under_old_keys(
+                context.db, keyring, context.settings.attachments_dir()
+            )
+            if left:
+                raise CommandError(
+                    f"{left} valeur(s) dépendent encore d'une ancienne clé : "
+                    "lancez d'abord ess-router keys rotate"
+                )
+            keyring.retire(version)
+            keyring.save(context.settings.key_file_path())
+        finally:
+            await context.db.dispose()
+
+    _run(retire)
+    click.echo(f"Clé version {version} retirée.")
+
+
+@cli.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Check the audit trail's hash chain; exit 1 at the first broken entry."""
+
+    async def check() -> tuple[int, Any]:
+        from app.main import build_context
+        from security.audit import verify
+
+        context = build_context()
+        try:
+            return await verify(context.db)
+        finally:
+            await context.db.dispose()
+
+    checked, broken = _run(check)
+    if broken is not None:
+        raise CommandError(
+            f"journal d'audit altéré à l'entrée n° {broken.seq} : {broken.reason} "
+            f"({checked} entrée(s) intègre(s) avant elle)"
+        )
+    click.echo(f"Journal d'audit intègre : {checked} entrée(s) vérifiée(s).")
+
+
 def main() -> None:
     """Entry point: run the CLI, turning every expected failure into one line."""
     try:
@@ -317,7 +418,7 @@ def main() -> None:
     except click.ClickException as exc:
         click.echo(f"ess-router: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except (CommandError, ConfigurationError, DomainError) as exc:
+    except (CommandError, ConfigurationError, DomainError, KeyFileError) as exc:
         click.echo(f"ess-router: {exc}", err=True)
         sys.exit(1)
     except ValidationError as exc:

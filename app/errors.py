@@ -28,7 +28,10 @@ from models.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    TooLargeError,
+    UnsupportedMediaError,
 )
+from security.vault import IntegrityError as CiphertextIntegrityError
 
 logger = logging.getLogger("ess_router.errors")
 
@@ -48,6 +51,8 @@ TITLES = {
 }
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (UnsupportedMediaError, 415),
+    (TooLargeError, 413),
     (NotFoundError, 404),
     (PermissionDeniedError, 403),
     (ConflictError, 409),
@@ -134,6 +139,8 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
         return problem(status, detail, errors=errors)
     if status == 400 and isinstance(exc.__cause__, SerializationException):
         return problem(400, "Le corps de la requête n'est pas un JSON valide.")
+    if status == 413:
+        return problem(413, "Le contenu envoyé dépasse la taille maximale autorisée.")
     if isinstance(exc, NotAuthorizedException):
         detail = (
             exc.detail
@@ -168,6 +175,15 @@ def _from_domain(exc: DomainError) -> ProblemDetailsException:
     return problem(400, str(exc))
 
 
+def _from_ciphertext(exc: CiphertextIntegrityError) -> ProblemDetailsException:
+    # Already logged by the vault (which record and field, never any content).
+    return problem(
+        500,
+        "Le contenu chiffré de cette demande est illisible : le contrôle d'intégrité a échoué. "
+        "L'incident a été journalisé ; contactez l'administrateur.",
+    )
+
+
 def _from_stale(_: StaleDataError) -> ProblemDetailsException:
     return problem(409, "La demande a été modifiée entre-temps ; rechargez-la puis réessayez.")
 
@@ -190,6 +206,7 @@ problem_details_plugin = ProblemDetailsPlugin(
             HTTPException: _from_http,
             DomainError: _from_domain,
             StaleDataError: _from_stale,
+            CiphertextIntegrityError: _from_ciphertext,
             IntegrityError: _from_integrity,
         }
     )

@@ -96,5 +96,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
                 }
             ),
         ),
+        # Bodies stream in; attachments are the largest thing a client sends.
+        request_max_body_size=context.settings.attachment_max_bytes + 256 * 1024,
         debug=False,
     )

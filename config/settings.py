@@ -160,6 +160,8 @@ class Settings(BaseSettings):
     """Timezone of the business calendar and of display."""
     token_ttl: Duration = timedelta(hours=8)
     """Lifetime of a login token (API bearer or session cookie)."""
+    attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    """Largest attachment accepted (photographs, PDF), in bytes; larger ones get 413."""
     default_capacity: int = Field(default=5, ge=0)
     """Open requests a new specialist may hold when no capacity is given."""
     smtp: SmtpSettings = SmtpSettings()
@@ -194,6 +196,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def attachments_dir(self) -> Path:
+        """Where encrypted attachments are stored."""
+        return self.data_dir / "attachments"
 
     def key_file_path(self) -> Path:
         """Where the data-encryption keys live (``ESS_DATA_KEY_FILE`` or the data folder)."""

@@ -23,3 +23,11 @@ class InvalidInputError(DomainError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class UnsupportedMediaError(DomainError):
+    """A file whose content is not an accepted type (HTTP 415)."""
+
+
+class TooLargeError(DomainError):
+    """A file over the size limit (HTTP 413)."""

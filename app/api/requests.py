@@ -1,19 +1,24 @@
 """Téléexpertise requests: submission, the specialist's queue, answers and history."""
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from litestar import Controller, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
+from litestar.response import Stream
 
 from app.auth import requires
 from app.context import AppContext
-from app.services import messages
+from app.services import attachments, messages
 from app.services import requests as service
 from models import (
     AnswerCreate,
     AssignCreate,
+    AttachmentRead,
     CloseCreate,
     DeclineCreate,
     EventRead,
@@ -28,6 +33,13 @@ from models import (
 )
 
 Context = NamedDependency[AppContext]
+
+
+@dataclass
+class AttachmentUpload:
+    file: UploadFile
+
+
 CurrentUser = NamedDependency[User]
 
 
@@ -225,3 +237,66 @@ class RequestController(Controller):
                 policy=context.policy,
                 vault=context.vault,
             )
+
+    @post(
+        "/{request_id:uuid}/attachments",
+        guards=[requires(Role.REQUESTER, Role.SPECIALIST)],
+    )
+    async def upload_attachment(
+        self,
+        request_id: FromPath[uuid.UUID],
+        data: MultipartBody[AttachmentUpload],
+        context: Context,
+        current_user: CurrentUser,
+    ) -> AttachmentRead:
+        """Attach a photograph (JPEG, PNG) or a PDF; stored encrypted."""
+        upload = data.file
+        try:
+            async with context.db.transaction() as session:
+                return await attachments.upload(
+                    session,
+                    current_user,
+                    request_id,
+                    filename=upload.filename,
+                    source=upload.file,
+                    now=context.clock.now(),
+                    vault=context.vault,
+                    directory=context.settings.attachments_dir(),
+                    limit=context.settings.attachment_max_bytes,
+                )
+        finally:
+            await upload.close()
+
+    @get(
+        "/{request_id:uuid}/attachments/{attachment_id:uuid}",
+        guards=[requires(Role.REQUESTER, Role.SPECIALIST)],
+    )
+    async def download_attachment(
+        self,
+        request_id: FromPath[uuid.UUID],
+        attachment_id: FromPath[uuid.UUID],
+        context: Context,
+        current_user: CurrentUser,
+    ) -> Stream:
+        """Download an attachment (the requester and the assignee only)."""
+        async with context.db.transaction() as session:
+            description, content = await attachments.open_for_download(
+                session,
+                current_user,
+                request_id,
+                attachment_id,
+                now=context.clock.now(),
+                vault=context.vault,
+                directory=context.settings.attachments_dir(),
+            )
+        disposition = "attachment; filename*=UTF-8''" + quote(description.filename)
+        return Stream(
+            content,
+            media_type=description.content_type,
+            headers={
+                "Content-Disposition": disposition,
+                "Content-Length": str(description.size),
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )

@@ -1,0 +1,2 @@
+"""placeholder"""
+Period = compute_indicators = explain_statements = None
