@@ -215,8 +215,10 @@ class RequestController(Controller):
         self, request_id: FromPath[uuid.UUID], context: Context, current_user: CurrentUser
     ) -> list[MessageRead]:
         """The secure conversation between the requester and the assignee."""
-        async with context.db.reading() as session:
-            return await messages.list_messages(session, current_user, request_id)
+        async with context.db.transaction() as session:
+            return await messages.list_messages(
+                session, current_user, request_id, now=context.clock.now(), vault=context.vault
+            )
 
     @post("/{request_id:uuid}/messages", guards=[requires(Role.REQUESTER, Role.SPECIALIST)])
     async def post_message(
