@@ -63,6 +63,7 @@ def serve(host: str, port: int, demo: bool) -> None:
     settings.resolved_secret_key()
     _run(lambda: upgrade_database(settings.database_url))
     context = build_context()
+    context.vault  # noqa: B018 - load (or in dev create) the data keys now, not at the first request
     if demo:
         logins = _run(lambda: _seed_demo(context))
         if logins:

@@ -221,3 +221,27 @@ def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
 def test_bad_setting_is_one_line(env: dict[str, str]) -> None:
     result = run({**env, "ESS_SLA__WARN_AT": "1.5"}, "db", "upgrade")
     assert_one_line_error(result, "ESS_SLA.WARN_AT")
+
+
+def test_prod_refuses_to_start_without_the_key_file(env: dict[str, str], tmp_path) -> None:
+    result = run({**env, "ESS_ENV": "prod", "ESS_SECRET_KEY": "s" * 48,
+                  "ESS_DATA_KEY_FILE": str(tmp_path / "absent.keys")}, "serve", "--port", "8766")
+    assert_one_line_error(result, "absent.keys")
+
+
+def test_outbox_commands(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    result = run(env, "outbox", "list")
+    assert result.returncode == 0 and "Aucune notification" in result.stdout
+    result = run(env, "outbox", "send")
+    assert result.returncode == 0 and "held" in result.stdout
+    assert_one_line_error(run(env, "outbox", "retry"), "--failed")
+    assert_one_line_error(run(env, "outbox", "retry", "pas-un-id"), "identifiant invalide")
+    result = run(env, "outbox", "retry", "--failed")
+    assert result.returncode == 0 and "0 notification" in result.stdout
+
+
+def test_audit_verify_on_an_empty_trail(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    result = run(env, "audit", "verify")
+    assert result.returncode == 0 and "0 entrée(s)" in result.stdout
