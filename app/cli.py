@@ -69,7 +69,12 @@ def serve(host: str, port: int, demo: bool) -> None:
         if logins:
             from app.demo import DEMO_PASSWORD
 
-            click.echo("Démo ESS créée. Comptes (mot de passe pour tous : " + DEMO_PASSWORD + ") :")
+            click.echo(
+                "Démo ESS créée (Dr Benali et Dr Moreau sont d'astreinte à toute heure ; les "
+                "autres suivent les heures ouvrées). Comptes (mot de passe pour tous : "
+                + DEMO_PASSWORD
+                + ") :"
+            )
             for role, name, email in logins:
                 click.echo(f"  {role:<12} {email:<42} {name}")
         else:

@@ -1,6 +1,6 @@
 """A realistic demo ESS, seeded into an empty database by ``serve --demo``."""
 
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,7 +8,7 @@ from stdnum import luhn
 
 from app.services.specialties import create_specialty
 from app.services.users import create_user
-from models import Role, SpecialtyCreate, User, UserCreate
+from models import Role, ScheduleSlot, SpecialtyCreate, User, UserCreate
 from models.specialty import SubspecialtyCreate
 
 DEMO_PASSWORD = "demo-ess-2026"
@@ -34,6 +34,11 @@ SPECIALISTS = [
     ("Dr Élodie Garnier", ["insuffisance-cardiaque"]),
     ("Dr Pierre Lambert", ["hta", "rythmologie"]),
 ]
+
+# Two specialists on call at all hours (the others follow the business calendar),
+# and two who hold consultations avancées.
+ON_CALL = {"Dr Karim Benali", "Dr Julien Moreau"}
+OUTREACH = {"Dr Sophie Lefèvre", "Dr Thomas Girard"}
 
 REQUESTERS = [
     ("Dr Anne Dubois", "medecin-generaliste", True),
@@ -73,9 +78,10 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> list[tuple[str, 
     logins: list[tuple[str, str, str]] = []
     number = 1
 
-    async def add(data: UserCreate) -> None:
-        await create_user(session, data, now=now, default_capacity=5)
+    async def add(data: UserCreate) -> User:
+        user = await create_user(session, data, now=now, default_capacity=5)
         logins.append((data.role.value, data.name, data.email))
+        return user
 
     await add(
         UserCreate(
@@ -86,7 +92,7 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> list[tuple[str, 
         )
     )
     for name, subs in SPECIALISTS:
-        await add(
+        specialist = await add(
             UserCreate(
                 role=Role.SPECIALIST,
                 email=_email(name, "ess-cardio-demo.fr"),
@@ -96,8 +102,15 @@ async def seed_demo(session: AsyncSession, *, now: datetime) -> list[tuple[str, 
                 specialty="cardiologie",
                 subspecialties=subs,
                 capacity=5,
+                advanced_consultations=name in OUTREACH,
             )
         )
+        if name in ON_CALL:
+            # On call around the clock, so that the demo assigns requests at any hour.
+            session.add_all(
+                ScheduleSlot(user_id=specialist.id, weekday=day, start=time(0), end=time(0))
+                for day in range(7)
+            )
         number += 1
     for name, _kind, treating in REQUESTERS:
         await add(

@@ -25,6 +25,8 @@ from notifications.sender import OutboxSender
 from sla.scheduler import SlaScheduler
 
 logger = logging.getLogger("ess_router")
+# APScheduler announces every job run at INFO; its warnings are what matter.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @get("/health", exclude_from_auth=True, tags=["service"])

@@ -1,2 +1,3 @@
 """placeholder"""
+
 Period = compute_indicators = explain_statements = None
