@@ -139,6 +139,8 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
         return problem(status, detail, errors=errors)
     if status == 400 and isinstance(exc.__cause__, SerializationException):
         return problem(400, "Le corps de la requête n'est pas un JSON valide.")
+    if status == 429:
+        return problem(429, "Trop de tentatives : réessayez dans une minute.")
     if status == 413:
         return problem(413, "Le contenu envoyé dépasse la taille maximale autorisée.")
     if isinstance(exc, NotAuthorizedException):

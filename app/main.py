@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -25,6 +26,7 @@ from notifications.sender import OutboxSender
 from sla.scheduler import SlaScheduler
 
 logger = logging.getLogger("ess_router")
+LOGIN_PATH = "/api/v1/auth/login"
 # APScheduler announces every job run at INFO; its warnings are what matter.
 logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
@@ -75,6 +77,14 @@ def create_app(context: AppContext | None = None) -> Litestar:
     def provide_user(request: Request[User, Token, Any]) -> User:
         return request.user
 
+    async def is_login(request: Request[Any, Any, Any]) -> bool:
+        return request.url.path == LOGIN_PATH
+
+    login_throttle = RateLimitConfig(
+        rate_limit=("minute", context.settings.login_attempts_per_minute),
+        check_throttle_handler=is_login,
+    )
+
     return Litestar(
         route_handlers=[health, api_router],
         dependencies={
@@ -82,6 +92,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
             "current_user": Provide(provide_user, sync_to_thread=False),
         },
         on_app_init=[jwt_auth.on_app_init],
+        middleware=[login_throttle.middleware],
         plugins=[problem_details_plugin],
         exception_handlers={Exception: internal_error_handler},
         lifespan=[lifespan],

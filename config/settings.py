@@ -137,6 +137,14 @@ class DispatchSettings(BaseModel):
     """When nobody of the sub-specialty is eligible, try the whole specialty."""
 
 
+class ReportSettings(BaseModel):
+    ess_name: str = Field(default="ESS", min_length=1, max_length=200)
+    """The ESS's name, as the activity report's title gives it."""
+    territory_specialists: int | None = Field(default=None, ge=1)
+    """Self-employed (libéral) specialists of the specialty on the territory, for the
+    coverage rate (10 % to create an ESS, 30 % then 50 % targeted); unset: no coverage."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ESS_",
@@ -158,6 +166,8 @@ class Settings(BaseSettings):
     """Public address of the service, used for links in e-mails."""
     timezone: str = "Europe/Paris"
     """Timezone of the business calendar and of display."""
+    login_attempts_per_minute: int = Field(default=10, ge=1)
+    """Logins allowed per minute from one address (password guessing gets 429)."""
     token_ttl: Duration = timedelta(hours=8)
     """Lifetime of a login token (API bearer or session cookie)."""
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
@@ -170,6 +180,8 @@ class Settings(BaseSettings):
     """Response-time policy."""
     dispatch: DispatchSettings = DispatchSettings()
     """How requests are assigned."""
+    report: ReportSettings = ReportSettings()
+    """The activity report (ESS name, territory for the coverage rate)."""
 
     @field_validator("base_url")
     @classmethod

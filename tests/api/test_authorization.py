@@ -198,3 +198,18 @@ async def test_list_filters_by_status_and_paginates(client, ess: Ess) -> None:
     assert assigned["total"] == 3
     none = (await client.get("/api/v1/requests?status=closed", headers=headers)).json()
     assert none == {"items": [], "total": 0}
+
+
+async def test_password_guessing_is_throttled(client, ess: Ess) -> None:
+    statuses = []
+    for _ in range(11):
+        response = await client.post(
+            "/api/v1/auth/login", json={"email": "x@cabinet-test.fr", "password": "devine"}
+        )
+        statuses.append(response.status_code)
+    assert statuses[:10] == [401] * 10
+    assert statuses[10] == 429
+    assert "réessayez" in response.json()["detail"]
+    # Other endpoints are not throttled.
+    for _ in range(15):
+        assert (await client.get("/health")).status_code == 200
