@@ -621,11 +621,11 @@ def machine_facts() -> str:
     )
 
 
-def command_line() -> str:
+def command_line(module: str = "bench.submission") -> str:
     python = Path(sys.executable)
     with contextlib.suppress(ValueError):
         python = python.relative_to(Path.cwd())
-    return shlex.join([str(python), "-m", "bench.submission", *sys.argv[1:]])
+    return shlex.join([str(python), "-m", module, *sys.argv[1:]])
 
 
 def section(results: list[Result], args: argparse.Namespace, postgres_version: str | None) -> str:
@@ -673,12 +673,12 @@ def section(results: list[Result], args: argparse.Namespace, postgres_version: s
     return "\n".join(parts)
 
 
-def write_doc(text: str) -> None:
-    """Replace our own section of docs/benchmarks.md (or add it), leaving the others alone."""
+def write_doc(text: str, title: str = SECTION_TITLE) -> None:
+    """Replace one section of docs/benchmarks.md (or add it), leaving the others alone."""
     current = DOC_PATH.read_text() if DOC_PATH.exists() else ""
     if not current.strip():
         current = DOC_INTRO
-    pattern = re.compile(rf"^{re.escape(SECTION_TITLE)}\s*$.*?(?=^## |\Z)", re.M | re.S)
+    pattern = re.compile(rf"^{re.escape(title)}\s*$.*?(?=^## |\Z)", re.M | re.S)
     if pattern.search(current):
         updated = pattern.sub(lambda _: text.rstrip() + "\n\n", current, count=1)
     else:
