@@ -414,6 +414,11 @@ def audit_verify() -> None:
     click.echo(f"Journal d'audit intègre : {checked} entrée(s) vérifiée(s).")
 
 
+from app.report_cli import report  # noqa: E402
+
+cli.add_command(report)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning every expected failure into one line."""
     try:

@@ -9,6 +9,7 @@ from app.api.accounts import (
     SpecialtyController,
     UserController,
 )
+from app.api.indicators import IndicatorController, ReportController
 from app.api.outbox import OutboxController
 from app.api.requests import RequestController
 from app.api.sla import SlaController
@@ -24,5 +25,7 @@ api_router = Router(
         RequestController,
         SlaController,
         OutboxController,
+        IndicatorController,
+        ReportController,
     ],
 )

@@ -1,0 +1,100 @@
+"""The coordinator's indicators and the ESS activity report."""
+
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from app.auth import requires
+from app.context import AppContext
+from app.services import report as report_service
+from app.services.indicators import Indicators, compute_indicators, parse_period
+from models import Role
+from models.errors import InvalidInputError
+
+# Both are required; they are declared optional so that a missing one gets the same
+# French problem details, naming the field, as a malformed one.
+FromDate = Annotated[
+    str | None,
+    QueryParameter(
+        name="from", required=False, description="first day, AAAA-MM-JJ (local date, included)"
+    ),
+]
+ToDate = Annotated[
+    str | None,
+    QueryParameter(
+        name="to", required=False, description="last day, AAAA-MM-JJ (local date, included)"
+    ),
+]
+
+
+async def indicators_for(context: AppContext, first: str | None, last: str | None) -> Indicators:
+    """Check the period, then compute its indicators from one snapshot of the database."""
+    for value, name, what in ((first, "from", "premier"), (last, "to", "dernier")):
+        if not value:
+            raise InvalidInputError(
+                f"Paramètre « {name} » obligatoire : le {what} jour de la période, "
+                "au format AAAA-MM-JJ.",
+                field=name,
+            )
+    assert first is not None and last is not None
+    period = parse_period(first, last, context.zone)
+    async with context.db.reading() as session:
+        return await compute_indicators(
+            session,
+            period,
+            now=context.clock.now(),
+            territory_specialists=context.settings.report.territory_specialists,
+        )
+
+
+class IndicatorController(Controller):
+    path = "/indicators"
+    tags = ["indicateurs"]
+    guards = [requires(Role.COORDINATOR)]
+
+    @get("/")
+    async def indicators(
+        self,
+        context: NamedDependency[AppContext],
+        first: FromDate = None,
+        last: ToDate = None,
+    ) -> Indicators:
+        """The ESS's indicators over the requests submitted from ``from`` to ``to``."""
+        return await indicators_for(context, first, last)
+
+
+class ReportController(Controller):
+    path = "/reports"
+    tags = ["indicateurs"]
+    guards = [requires(Role.COORDINATOR)]
+
+    @get("/activity")
+    async def activity(
+        self,
+        context: NamedDependency[AppContext],
+        first: FromDate = None,
+        last: ToDate = None,
+        report_format: Annotated[
+            str, QueryParameter(name="format", required=False, description="csv or json")
+        ] = "json",
+    ) -> Response[bytes]:
+        """The activity report (every indicator, French labels, how each is computed)."""
+        if report_format not in report_service.FORMATS:
+            raise InvalidInputError(
+                f"Format « {report_format} » inconnu : csv ou json.", field="format"
+            )
+        indicators = await indicators_for(context, first, last)
+        document = report_service.build_report(
+            indicators, ess_name=context.settings.report.ess_name
+        )
+        headers = {}
+        if report_format == "csv":
+            name = report_service.filename(document, report_format)
+            headers["Content-Disposition"] = f'attachment; filename="{name}"'
+        return Response(
+            content=report_service.render(document, report_format),
+            media_type=report_service.media_type(report_format),
+            headers=headers,
+        )
