@@ -132,7 +132,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('request', schema=None) as batch_op:
         batch_op.create_index('ix_request_assignee_status', ['assignee_id', 'status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_request_patient_key'), ['patient_key'], unique=False)
+        batch_op.create_index('ix_request_patient_submitted', ['patient_key', 'submitted_at'], unique=False)
         batch_op.create_index('ix_request_requester_submitted', ['requester_id', 'submitted_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_request_sla_next_at'), ['sla_next_at'], unique=False)
         batch_op.create_index('ix_request_status_submitted', ['status', 'submitted_at'], unique=False)
@@ -272,7 +272,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_request_status_submitted')
         batch_op.drop_index(batch_op.f('ix_request_sla_next_at'))
         batch_op.drop_index('ix_request_requester_submitted')
-        batch_op.drop_index(batch_op.f('ix_request_patient_key'))
+        batch_op.drop_index('ix_request_patient_submitted')
         batch_op.drop_index('ix_request_assignee_status')
 
     op.drop_table('request')
