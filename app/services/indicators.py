@@ -81,8 +81,8 @@ COVERAGE_THRESHOLDS = (0.10, 0.30, 0.50)
 """Share of the territory's self-employed specialists: 10 % to create an ESS, 30 % then
 50 % targeted within five years."""
 
-# Session settings of the PostgreSQL snapshot: JIT compilation costs more than it saves
-# on these one-off aggregates, and the percentile sorts should stay in memory.
+# Session settings of the PostgreSQL snapshot (see _begin_snapshot): no JIT, custom plans,
+# and enough memory for the percentile sorts to stay in memory.
 POSTGRES_WORK_MEM = "64MB"
 CUBE_MONTHS = 12
 """Months per cube statement: the cells of one year are in memory at a time."""
@@ -670,6 +670,10 @@ async def _begin_snapshot(session: AsyncSession, dialect: str) -> None:
     if dialect == "postgresql":
         await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
         await session.execute(text("SET LOCAL jit = off"))
+        # The statements are prepared once per connection; after five runs PostgreSQL may
+        # switch to a generic plan that ignores the period's bounds (a month and ten years
+        # then share one plan): plan each run for its own period.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         await session.execute(text(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'"))
 
 
