@@ -58,6 +58,7 @@ from bench.submission import (
     ROOT,
     BenchError,
     _postgres_version,
+    backend_list,
     command_line,
     machine_facts,
     write_doc,
@@ -203,7 +204,6 @@ async def populate(url: str, size: int, context: Any) -> Pool:
                 specialty_code=SPECIALTY,
                 capacity=capacity,
                 rotation=rotations[index],
-                last_assigned_at=NOW - timedelta(minutes=rotations[index] + 1),
             )
         )
         in_pool = rng.random() < IN_POOL
@@ -586,7 +586,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--sizes", default="10,100,1000,10000", help="pool sizes (10,100,1000,10000)"
     )
     parser.add_argument(
-        "--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres"
+        "--backends",
+        type=backend_list,
+        default="sqlite,postgres",
+        help="comma-separated: sqlite,postgres",
     )
     parser.add_argument("--repeat", type=int, default=200, help="timed decisions per size (200)")
     parser.add_argument(
@@ -596,10 +599,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--write-doc", action="store_true", help=f"record the table in {DOC_PATH.name}"
     )
     args = parser.parse_args(argv)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgres"}
-    if unknown or not args.backends:
-        parser.error(f"unknown backend(s): {', '.join(sorted(unknown)) or '(none)'}")
     try:
         args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     except ValueError:

@@ -64,6 +64,7 @@ from bench.submission import (
     SUBMISSION_BODY,
     BenchError,
     _postgres_version,
+    backend_list,
     command_line,
     free_port,
     fresh_database,
@@ -746,16 +747,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--repeat", type=int, default=3, help="transfers per file size (3)")
     parser.add_argument(
-        "--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres"
+        "--backends",
+        type=backend_list,
+        default="sqlite,postgres",
+        help="comma-separated: sqlite,postgres",
     )
     parser.add_argument(
         "--write-doc", action="store_true", help=f"record the tables in {DOC_PATH.name}"
     )
     args = parser.parse_args(argv)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgres"}
-    if unknown or not args.backends:
-        parser.error(f"unknown backend(s): {', '.join(sorted(unknown)) or '(none)'}")
     if args.seconds <= 0 or args.repeat < 1:
         parser.error("--seconds and --repeat must be positive")
     return args

@@ -89,6 +89,7 @@ from bench.submission import (
     ROOT,
     BenchError,
     _postgres_version,
+    backend_list,
     command_line,
     machine_facts,
     postgres_url,
@@ -853,7 +854,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--years", default="1,10", help="years the requests are spread over, ending 2025 (1,10)"
     )
     parser.add_argument(
-        "--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres"
+        "--backends",
+        type=backend_list,
+        default="sqlite,postgres",
+        help="comma-separated: sqlite,postgres",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per period (3)")
     parser.add_argument("--explain", action="store_true", help="print the year's query plans")
@@ -865,10 +869,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--reuse", action="store_true", help="keep the databases and reuse them when they match"
     )
     args = parser.parse_args(argv)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgres"}
-    if unknown or not args.backends:
-        parser.error(f"unknown backend(s): {', '.join(sorted(unknown)) or '(none)'}")
     try:
         args.years = [int(y) for y in args.years.split(",") if y.strip()]
     except ValueError:

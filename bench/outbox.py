@@ -48,6 +48,7 @@ from bench.submission import (
     ROOT,
     BenchError,
     _postgres_version,
+    backend_list,
     command_line,
     free_port,
     machine_facts,
@@ -612,7 +613,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--batch-sizes", default="100,500", help="batch sizes (100,500)")
     parser.add_argument(
-        "--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres"
+        "--backends",
+        type=backend_list,
+        default="sqlite,postgres",
+        help="comma-separated: sqlite,postgres",
     )
     parser.add_argument(
         "--no-trace", dest="trace", action="store_false", help="skip the tracemalloc drains"
@@ -624,10 +628,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.child:
         return args
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgres"}
-    if unknown or not args.backends:
-        parser.error(f"unknown backend(s): {', '.join(sorted(unknown)) or '(none)'}")
     try:
         args.batch_sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
     except ValueError:

@@ -71,6 +71,7 @@ from bench.submission import (
     ROOT,
     BenchError,
     _postgres_version,
+    backend_list,
     command_line,
     machine_facts,
     postgres_url,
@@ -817,16 +818,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="runs per number due (3)")
     parser.add_argument("--repeat", type=int, default=50, help="ticks with nothing due (50)")
     parser.add_argument(
-        "--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres"
+        "--backends",
+        type=backend_list,
+        default="sqlite,postgres",
+        help="comma-separated: sqlite,postgres",
     )
     parser.add_argument(
         "--write-doc", action="store_true", help=f"record the table in {DOC_PATH.name}"
     )
     args = parser.parse_args(argv)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgres"}
-    if unknown or not args.backends:
-        parser.error(f"unknown backend(s): {', '.join(sorted(unknown)) or '(none)'}")
     try:
         args.due = [int(k) for k in args.due.split(",") if k.strip()]
     except ValueError:

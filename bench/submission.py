@@ -690,6 +690,17 @@ def write_doc(text: str, title: str = SECTION_TITLE) -> None:
 # --- main --------------------------------------------------------------------------------
 
 
+def backend_list(text: str) -> list[str]:
+    """Read ``--backends``: comma-separated, each ``sqlite`` or ``postgres``."""
+    backends = [b.strip() for b in text.split(",") if b.strip()]
+    unknown = set(backends) - {"sqlite", "postgres"}
+    if unknown or not backends:
+        raise argparse.ArgumentTypeError(
+            f"unknown backend(s): {', '.join(sorted(unknown)) or '(none)'}"
+        )
+    return backends
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.submission", description=__doc__.split("\n\n")[0]
@@ -697,7 +708,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="load per target (30)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
     parser.add_argument(
-        "--backends", default="sqlite,postgres", help="comma-separated: sqlite,postgres"
+        "--backends",
+        type=backend_list,
+        default="sqlite,postgres",
+        help="comma-separated: sqlite,postgres",
     )
     parser.add_argument(
         "--specialists",
@@ -709,10 +723,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--write-doc", action="store_true", help=f"record the table in {DOC_PATH.name}"
     )
     args = parser.parse_args(argv)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgres"}
-    if unknown or not args.backends:
-        parser.error(f"unknown backend(s): {', '.join(sorted(unknown)) or '(none)'}")
     if args.seconds <= 0 or args.clients < 1 or args.specialists < 1:
         parser.error("--seconds, --clients and --specialists must be positive")
     return args

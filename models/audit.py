@@ -36,8 +36,15 @@ class AuditEntry(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
 
 
-def entry_hash(prev_hash: str, *, at: datetime, actor_id: uuid.UUID | None, action: str,
-               request_id: uuid.UUID | None, detail: dict[str, Any]) -> str:
+def entry_hash(
+    prev_hash: str,
+    *,
+    at: datetime,
+    actor_id: uuid.UUID | None,
+    action: str,
+    request_id: uuid.UUID | None,
+    detail: dict[str, Any],
+) -> str:
     canonical = json.dumps(
         {
             "prev": prev_hash,
@@ -47,18 +54,31 @@ def entry_hash(prev_hash: str, *, at: datetime, actor_id: uuid.UUID | None, acti
             "request": str(request_id) if request_id else None,
             "detail": detail,
         },
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def note(session: AsyncSession | Session, *, at: datetime, actor_id: uuid.UUID | None,
-         action: str, request_id: uuid.UUID | None = None,
-         detail: dict[str, Any] | None = None) -> None:
+def note(
+    session: AsyncSession | Session,
+    *,
+    at: datetime,
+    actor_id: uuid.UUID | None,
+    action: str,
+    request_id: uuid.UUID | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Record that something was read or changed; written when the transaction commits."""
     session.info.setdefault(_PENDING, []).append(
-        {"at": at, "actor_id": actor_id, "action": action, "request_id": request_id,
-         "detail": detail or {}}
+        {
+            "at": at,
+            "actor_id": actor_id,
+            "action": action,
+            "request_id": request_id,
+            "detail": detail or {},
+        }
     )
 
 
@@ -69,9 +89,12 @@ def _write_pending(session: Session) -> None:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit-chain'))"))
-    previous = session.execute(
-        select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-    ).scalar_one_or_none() or GENESIS
+    previous = (
+        session.execute(
+            select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+        ).scalar_one_or_none()
+        or GENESIS
+    )
     rows = []
     for entry in pending:
         digest = entry_hash(previous, **entry)

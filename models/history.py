@@ -38,7 +38,12 @@ def record(
         detail=detail or {},
     )
     session.add(event)
-    note(session, at=at, actor_id=actor_id, action=f"request.{kind.value}",
-         request_id=request.id,
-         detail={"from": from_status, "to": to_status} if to_status else {})
+    note(
+        session,
+        at=at,
+        actor_id=actor_id,
+        action=f"request.{kind.value}",
+        request_id=request.id,
+        detail={"from": from_status, "to": to_status} if to_status else {},
+    )
     return event

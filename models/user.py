@@ -47,7 +47,6 @@ class User(UserBase, table=True):
     active: bool = True
     specialty_code: str | None = Field(default=None, foreign_key="specialty.code", max_length=40)
     capacity: int | None = None
-    last_assigned_at: datetime | None = Field(default=None)
     # Position in the rotation: the pool's highest value + 1 at each assignment.
     # A counter, not a clock, so that concurrent transactions cannot reorder turns.
     rotation: int = Field(default=0)

@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Uuid, bindparam, case, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel.sql.sqltypes import UTCDateTime
 
 from models import (
     EventKind,
@@ -138,7 +137,6 @@ TAKE_TURN = (
     update(User)
     .where(User.id == bindparam("specialist", type_=Uuid()))
     .values(
-        last_assigned_at=bindparam("now", type_=UTCDateTime()),
         rotation=select(func.coalesce(func.max(User.rotation), 0) + 1)
         .where(User.specialty_code == bindparam("specialty"))
         .scalar_subquery(),
@@ -175,7 +173,7 @@ async def assign(
     # assigning twice (the "conditional update" claim).
     await session.execute(
         TAKE_TURN,
-        {"specialist": specialist_id, "specialty": request.specialty_code, "now": now},
+        {"specialist": specialist_id, "specialty": request.specialty_code},
     )
     enqueue(
         session,

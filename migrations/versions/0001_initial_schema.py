@@ -61,7 +61,6 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('specialty_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('capacity', sa.Integer(), nullable=True),
-    sa.Column('last_assigned_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('rotation', sa.Integer(), nullable=False),
     sa.Column('member_since', sa.Date(), nullable=True),
     sa.Column('member_until', sa.Date(), nullable=True),
