@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bench.common import (
@@ -76,7 +75,7 @@ from models import (
     UserSubspecialty,
 )
 from router.decision import Candidate, Decision, decide
-from router.eligibility import EXPLAIN_LIMIT, Moment, decide_in_database, parameters, statements
+from router.eligibility import EXPLAIN_LIMIT, Moment, decide_in_database, parameters, statement
 
 SECTION_TITLE = "## Dispatch decision (issue 3)"
 DATABASE = "ess_bench_dispatch"
@@ -125,9 +124,8 @@ class Result:
     decision: Decision
     load_s: float
     pool: Pool
-    queries_ms: dict[str, float] = field(default_factory=dict)
-    tuned_ms: float = math.nan
-    plans: dict[str, list[str]] = field(default_factory=dict)
+    query_ms: float = math.nan
+    plan: list[str] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -360,25 +358,17 @@ async def measure(backend: str, size: int, args: argparse.Namespace, workdir: Pa
             samples, decision = await time_decisions(session, request, moment, args.repeat)
             check(decision, decide(pool.candidates), size)
             result = Result(backend, size, samples, decision, load_s, pool)
-            # Where the time goes: each of the decision's queries alone.
-            queries = statements(True)
+            # Where the time goes: the decision's one query alone, rows fetched.
+            query = statement(True, session.bind.dialect.name)
             values = parameters(request, moment)
-            for name, statement in zip(
-                QUERIES, (queries.best, queries.excluded, queries.counts), strict=True
-            ):
-                timings = []
-                for _ in range(max(10, args.repeat // 4)):
-                    started = time.perf_counter()
-                    (await session.execute(statement, values)).all()
-                    timings.append((time.perf_counter() - started) * 1000)
-                result.queries_ms[name] = percentile(timings, 0.5)
-                if args.explain:
-                    result.plans[name] = await explain(session, statement, values)
-            # The same decisions with the one database setting that changes the picture
-            # (diagnostic only: the service runs with the defaults timed above).
-            await session.execute(text(TUNING[backend][1]))
-            tuned, _ = await time_decisions(session, request, moment, max(20, args.repeat // 4))
-            result.tuned_ms = percentile(tuned, 0.5)
+            timings = []
+            for _ in range(max(10, args.repeat // 4)):
+                started = time.perf_counter()
+                (await session.execute(query, values)).all()
+                timings.append((time.perf_counter() - started) * 1000)
+            result.query_ms = percentile(timings, 0.5)
+            if args.explain:
+                result.plan = await explain(session, query, values)
         return result
     finally:
         await context.db.dispose()
@@ -386,12 +376,6 @@ async def measure(backend: str, size: int, args: argparse.Namespace, workdir: Pa
 
 # --- reporting ---------------------------------------------------------------------------
 
-QUERIES = ("best", "excluded", "counts")
-# Diagnostic variant per backend: (label, statement run in the read session).
-TUNING = {
-    "sqlite": ("64 MiB page cache", "PRAGMA cache_size = -65536"),
-    "postgres": ("JIT off", "SET jit = off"),
-}
 HEADER = (
     "backend",
     "specialists",
@@ -401,8 +385,8 @@ HEADER = (
     "p90 ms",
     "p99 ms",
     "growth of the median",
-    "best / excluded / counts ms",
-    "median ms, tuned",
+    "query alone ms",
+    "per member µs",
 )
 
 
@@ -418,17 +402,6 @@ def growth(results: list[Result]) -> dict[int, tuple[float, float]]:
     return found
 
 
-def tuned_growth(results: list[Result]) -> dict[int, float]:
-    """Local exponent of the tuned medians, keyed like ``growth``."""
-    found = {}
-    for previous, current in pairwise(results):
-        if previous.backend == current.backend and previous.tuned_ms > 0:
-            found[id(current)] = math.log(current.tuned_ms / previous.tuned_ms) / math.log(
-                current.size / previous.size
-            )
-    return found
-
-
 def rows(results: list[Result]) -> list[tuple[str, ...]]:
     grown = growth(results)
     table = []
@@ -438,12 +411,6 @@ def rows(results: list[Result]) -> list[tuple[str, ...]]:
         if id(r) in grown and previous is not None:
             ratio, exponent = grown[id(r)]
             step = f"×{ratio:.1f} for ×{r.size / previous.size:g} (b = {exponent:.2f})"
-        queries = " / ".join(
-            f"({ms(r.queries_ms[k])})"
-            if k == "counts" and r.excluded <= EXPLAIN_LIMIT
-            else ms(r.queries_ms.get(k, math.nan))
-            for k in QUERIES
-        )
         table.append(
             (
                 r.backend,
@@ -454,8 +421,8 @@ def rows(results: list[Result]) -> list[tuple[str, ...]]:
                 ms(r.p(0.90)),
                 ms(r.p(0.99)),
                 step,
-                queries,
-                f"{ms(r.tuned_ms)} ({TUNING[r.backend][0]})",
+                ms(r.query_ms),
+                f"{r.median * 1000 / r.size:.2f}",
             )
         )
         previous = r
@@ -491,32 +458,20 @@ def reading(results: list[Result]) -> str:
             "the fixed cost of the round trips."
         )
     elif worse:
-        tuned = tuned_growth(results)
-        steps = "; ".join(
-            f"{r.backend} b = {grown[id(r)][1]:.2f} up to {r.size}, "
-            f"b = {tuned[id(r)]:.2f} with {TUNING[r.backend][0]}"
-            for r in worse
-        )
-        explained = all(tuned[id(r)] <= LINEAR for r in worse)
-        sentences.append(
-            f"Growth is worse than linear on the step to the largest pool ({steps}): "
-            + (
-                "the excess is the database's configuration (PostgreSQL JIT-compiling the "
-                "large plans, SQLite's default 2 MB page cache no longer holding the working "
-                "set), not a Python loop."
-                if explained
-                else "those settings do not account for all of it."
-            )
-        )
+        steps = "; ".join(f"{r.backend} b = {grown[id(r)][1]:.2f} up to {r.size}" for r in worse)
+        sentences.append(f"Growth is worse than linear on some steps ({steps}).")
     largest = max(r.size for r in results)
     per_member = "; ".join(
-        f"{r.backend} {r.median * 1000 / r.size:.1f} µs" for r in results if r.size == largest
+        f"{r.backend} {r.median * 1000 / r.size:.2f} µs" for r in results if r.size == largest
+    )
+    share = "; ".join(
+        f"{r.backend} {r.query_ms / r.median:.0%}" for r in results if r.size == largest
     )
     sentences.append(
-        f"The filtering is in SQL and Python only reads at most {EXPLAIN_LIMIT + 1} rows, but "
-        "each of the three queries evaluates every rule for every member of the pool "
-        "(correlated subqueries, each through an index; the per-member open-request count "
-        f"is the dearest): per member at {largest}, {per_member}."
+        "The filtering is in SQL: one query judges each member once (a column comparison "
+        "for capacity, set look-ups for sub-specialty, schedule, absence and declines) and "
+        f"Python reads at most {EXPLAIN_LIMIT + 9} rows. Per member at {largest}: "
+        f"{per_member}; the query alone is {share} of a decision."
     )
     return " ".join(sentences[:4])
 
@@ -524,9 +479,9 @@ def reading(results: list[Result]) -> str:
 def plan_notes(results: list[Result]) -> list[str]:
     notes = []
     for r in results:
-        for name, plan in r.plans.items():
-            notes.append(f"--- {r.backend}, {r.size} specialists, query {name!r} ---")
-            notes += plan
+        if r.plan:
+            notes.append(f"--- {r.backend}, {r.size} specialists ---")
+            notes += r.plan
     return notes
 
 
@@ -551,10 +506,10 @@ def section(results: list[Result], args: argparse.Namespace, postgres_version: s
         f"one read transaction of the service's `Database`, after {WARMUP} warm-up calls, "
         f"{args.repeat} calls per size. A decision returns the chosen specialist, the eligible "
         f"count and up to {EXPLAIN_LIMIT} excluded specialists with their reasons (for the "
-        "history event): it is three queries (the best by rotation with the eligible count; "
-        f"the first {EXPLAIN_LIMIT + 1} excluded by name; the count of excluded by reason, "
-        f"run only when more than {EXPLAIN_LIMIT} are excluded), and the time includes all "
-        "of them. Each pool is a fresh, migrated database loaded in bulk with a fixed seed: "
+        "history event), all from one query (`router.eligibility.statement`: every member "
+        "judged once, then window functions pick the best by rotation, the first "
+        f"{EXPLAIN_LIMIT + 1} excluded by name and each reason's total). "
+        "Each pool is a fresh, migrated database loaded in bulk with a fixed seed: "
         "~85 % of the specialists cover the sub-specialty, ~10 % are inactive, ~10 % have a "
         "weekly schedule (half of them on a slot at the benchmark instant, a Tuesday 10:30 "
         "in Paris), ~5 % are absent now (~10 % have a past absence), capacities 3 to 8 with "
@@ -562,10 +517,11 @@ def section(results: list[Result], args: argparse.Namespace, postgres_version: s
         f"of the request ({pools}). PostgreSQL gets `VACUUM ANALYZE` after the load. Every "
         "decision is checked against the pure model `router.decision.decide` on the same "
         "facts. *growth*: ratio of the median to the previous size's, and the local "
-        "exponent b (time ∝ N^b; 1 is linear). *best / excluded / counts*: median of each "
-        "query alone (in parentheses when the decision does not run it). *tuned*: the same "
-        "decisions after `PRAGMA cache_size = -65536` (SQLite) or `SET jit = off` "
-        "(PostgreSQL) in the session, a diagnostic, not the service's configuration.",
+        "exponent b (time ∝ N^b; 1 is linear). *query alone*: median of the statement "
+        "executed and its rows fetched, without building the decision. *per member*: the "
+        "median divided by the pool's size. Open requests are loaded as rows of `request`; "
+        "the specialists' `open_count` is kept from them by the database's triggers, as in "
+        "the service.",
         "",
         markdown_table(HEADER, rows(results), left=1),
         "",

@@ -23,7 +23,11 @@ class ScheduleSlot(SQLModel, table=True):
 
 
 class Absence(SQLModel, table=True):
-    __table_args__ = (Index("ix_absence_user_period", "user_id", "start_at", "end_at"),)
+    __table_args__ = (
+        Index("ix_absence_user_period", "user_id", "start_at", "end_at"),
+        # Who is absent now: the absences not yet over, however long the history.
+        Index("ix_absence_current", "end_at", "start_at", "user_id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="user.id")

@@ -38,7 +38,21 @@ class UserBase(SQLModel):
 
 
 class User(UserBase, table=True):
-    __table_args__ = (Index("ix_user_pool_rotation", "specialty_code", "rotation"),)
+    __table_args__ = (
+        # The dispatcher reads a specialty's pool from this index alone (every column
+        # its rules and its choice need), and the pool's highest rotation from its head.
+        Index(
+            "ix_user_pool",
+            "specialty_code",
+            "rotation",
+            "role",
+            "id",
+            "active",
+            "open_count",
+            "capacity",
+            "name",
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     email: str = Field(max_length=254, unique=True)
@@ -47,6 +61,9 @@ class User(UserBase, table=True):
     active: bool = True
     specialty_code: str | None = Field(default=None, foreign_key="specialty.code", max_length=40)
     capacity: int | None = None
+    # Requests the specialist holds open (assigned, accepted, awaiting information),
+    # kept by database triggers on ``request`` (migration 0003): read it, never write it.
+    open_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Position in the rotation: the pool's highest value + 1 at each assignment.
     # A counter, not a clock, so that concurrent transactions cannot reorder turns.
     rotation: int = Field(default=0)

@@ -18,25 +18,24 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Select,
+    String,
     Time,
     Uuid,
-    and_,
     bindparam,
     case,
-    exists,
     false,
     func,
     literal,
-    not_,
+    literal_column,
+    null,
     or_,
     select,
-    true,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from models import (
-    OPEN_STATUSES,
     Absence,
     Request,
     RequestDecline,
@@ -80,46 +79,49 @@ def failing_rules(*, use_subspecialty: bool) -> list[tuple[Exclusion, ColumnElem
 
     The conditions use bound parameters (see ``parameters``), so each statement is
     built and compiled once and only its values change from one dispatch to the next.
+    The sets they test (sub-specialty members, schedules, absences, declines) are
+    uncorrelated subqueries: the database builds each once per decision and then
+    looks every member up in it, instead of probing the tables once per member.
     """
     if use_subspecialty:
-        not_in_pool: ColumnElement[bool] = ~exists().where(
-            UserSubspecialty.user_id == User.id,
-            UserSubspecialty.subspecialty_code == bindparam("subspecialty"),
+        not_in_pool: ColumnElement[bool] = User.id.not_in(
+            select(UserSubspecialty.user_id).where(
+                UserSubspecialty.subspecialty_code == bindparam("subspecialty")
+            )
         )
     else:
         not_in_pool = false()
     local_time = bindparam("local_time", type_=Time())
-    has_schedule = exists().where(ScheduleSlot.user_id == User.id)
-    on_slot_now = exists().where(
-        ScheduleSlot.user_id == User.id,
-        ScheduleSlot.weekday == bindparam("weekday"),
-        ScheduleSlot.start <= local_time,
-        or_(ScheduleSlot.end > local_time, ScheduleSlot.end == time(0)),
+    has_schedule = User.id.in_(select(ScheduleSlot.user_id))
+    on_slot_now = User.id.in_(
+        select(ScheduleSlot.user_id).where(
+            ScheduleSlot.weekday == bindparam("weekday"),
+            ScheduleSlot.start <= local_time,
+            or_(ScheduleSlot.end > local_time, ScheduleSlot.end == time(0)),
+        )
     )
-    # No schedule means "whenever the calendar is open".
-    off_schedule = or_(
-        and_(has_schedule, ~on_slot_now),
-        and_(~has_schedule, bindparam("calendar_closed", type_=Boolean()) == true()),
+    # No schedule means "whenever the calendar is open" (a CASE, so that the
+    # schedule table is looked up once per member, not once per branch).
+    off_schedule = case(
+        (has_schedule, ~on_slot_now),
+        else_=bindparam("calendar_closed", type_=Boolean()),
     )
     now = bindparam("now", type_=UTCDateTime())
-    absent = exists().where(
-        Absence.user_id == User.id, Absence.start_at <= now, Absence.end_at > now
+    absent = User.id.in_(
+        select(Absence.user_id).where(Absence.start_at <= now, Absence.end_at > now)
     )
-    open_count = (
-        select(func.count())
-        .where(Request.assignee_id == User.id, Request.status.in_(list(OPEN_STATUSES)))
-        .scalar_subquery()
-    )
-    declined = exists().where(
-        RequestDecline.request_id == bindparam("request_id", type_=Uuid()),
-        RequestDecline.specialist_id == User.id,
+    declined = User.id.in_(
+        select(RequestDecline.specialist_id).where(
+            RequestDecline.request_id == bindparam("request_id", type_=Uuid())
+        )
     )
     return [
         (Exclusion.INACTIVE, User.active == false()),
         (Exclusion.NOT_IN_POOL, not_in_pool),
         (Exclusion.OFF_SCHEDULE, off_schedule),
         (Exclusion.ABSENT, absent),
-        (Exclusion.AT_CAPACITY, open_count >= func.coalesce(User.capacity, 0)),
+        # ``open_count`` is kept by triggers on ``request`` (migration 0003).
+        (Exclusion.AT_CAPACITY, User.open_count >= func.coalesce(User.capacity, 0)),
         (Exclusion.IS_REQUESTER, User.id == bindparam("requester_id", type_=Uuid())),
         (Exclusion.DECLINED, declined),
     ]
@@ -138,51 +140,87 @@ def parameters(request: Request, moment: Moment) -> dict[str, object]:
     }
 
 
-@dataclass(frozen=True)
-class Statements:
-    best: Select[tuple[uuid.UUID, str, int]]
-    excluded: Select[tuple[uuid.UUID, str, str]]
-    counts: Select[tuple[str, int]]
-
-
 @cache
-def statements(use_subspecialty: bool) -> Statements:
-    """Build the three queries of a decision once per pool kind."""
+def statement(use_subspecialty: bool, dialect: str) -> Select[tuple[int, uuid.UUID, str, str, int]]:
+    """Build, once per pool kind and database, the one query that makes a decision.
+
+    It judges every member of the pool once, into a materialised CTE (``reason``:
+    the first rule failed, NULL for the eligible), then reads that small table
+    three times and returns at most ``EXPLAIN_LIMIT + 9`` rows, tagged by ``part``
+    and in this order:
+
+    - ``0``, the best: the eligible member first in the rotation (least recently
+      assigned, then id);
+    - ``1``, the excluded: the first ``EXPLAIN_LIMIT + 1`` by name, for the
+      explanation (one more than kept, to tell that the list was cut);
+    - ``2``, the counts: the number of members per reason (NULL: the eligible).
+
+    Names are compared by code point on both databases (PostgreSQL's ``C``
+    collation, SQLite's default), as the pure model does; it is also the cheapest.
+    """
     rules = failing_rules(use_subspecialty=use_subspecialty)
-    pool = and_(User.role == Role.SPECIALIST, User.specialty_code == bindparam("specialty"))
-    eligible = not_(or_(*(condition for _, condition in rules)))
     reason = case(*((condition, literal(rule.value)) for rule, condition in rules))
-    return Statements(
-        best=select(User.id, User.name, func.count().over())
-        .where(pool, eligible)
-        .order_by(User.rotation, User.id)
-        .limit(1),
-        excluded=select(User.id, User.name, reason)
-        .where(pool, ~eligible)
-        .order_by(User.name, User.id)
-        .limit(EXPLAIN_LIMIT + 1),
-        counts=select(reason, func.count()).where(pool, ~eligible).group_by(reason),
+    judged = (
+        select(User.id, User.name, User.rotation, reason.label("reason"))
+        .where(User.role == Role.SPECIALIST, User.specialty_code == bindparam("specialty"))
+        .cte("judged")
+        .prefix_with("MATERIALIZED")
     )
+    name = judged.c.name.collate("C") if dialect == "postgresql" else judged.c.name
+    best = (
+        select(judged.c.id, judged.c.name, judged.c.reason)
+        .where(judged.c.reason.is_(None))
+        .order_by(judged.c.rotation, judged.c.id)
+        .limit(1)
+        .subquery("best")
+    )
+    excluded = (
+        select(judged.c.id, judged.c.name, judged.c.reason)
+        .where(judged.c.reason.is_not(None))
+        .order_by(name, judged.c.id)
+        .limit(EXPLAIN_LIMIT + 1)
+        .subquery("excluded")
+    )
+    zero = literal_column("0")
+    parts = union_all(
+        select(zero.label("part"), best.c.id, best.c.name, best.c.reason, zero.label("n")),
+        select(literal_column("1"), excluded.c.id, excluded.c.name, excluded.c.reason, zero),
+        select(
+            literal_column("2"),
+            null().cast(Uuid()),
+            null().cast(String()),
+            judged.c.reason,
+            func.count(),
+        ).group_by(judged.c.reason),
+    ).subquery("parts")
+    ordered_name = parts.c.name.collate("C") if dialect == "postgresql" else parts.c.name
+    return select(parts).order_by(parts.c.part, ordered_name, parts.c.id)
 
 
 async def decide_in_database(
     session: AsyncSession, request: Request, moment: Moment, *, use_subspecialty: bool
 ) -> Decision:
-    """Apply the rules to the request's specialty pool and choose, all in SQL."""
-    queries = statements(use_subspecialty and request.subspecialty_code is not None)
-    values = parameters(request, moment)
-    best = (await session.execute(queries.best, values)).first()
-    rows = (await session.execute(queries.excluded, values)).all()
-    excluded = [Excluded(uid, name, Exclusion(r)) for uid, name, r in rows[:EXPLAIN_LIMIT]]
-    if len(rows) > EXPLAIN_LIMIT:
-        counts = {Exclusion(r): n for r, n in await session.execute(queries.counts, values)}
-    else:
-        counts = {}
-        for item in excluded:
-            counts[item.reason] = counts.get(item.reason, 0) + 1
+    """Apply the rules to the request's specialty pool and choose, in one query."""
+    query = statement(
+        use_subspecialty and request.subspecialty_code is not None, session.bind.dialect.name
+    )
+    rows = (await session.execute(query, parameters(request, moment))).all()
+    chosen: Choice | None = None
+    eligible_count = 0
+    counts: dict[Exclusion, int] = {}
+    excluded: list[Excluded] = []
+    for part, uid, name, reason, total in rows:
+        if part == 0:
+            chosen = Choice(uid, name)
+        elif part == 1:
+            excluded.append(Excluded(uid, name, Exclusion(reason)))
+        elif reason is None:
+            eligible_count = total
+        else:
+            counts[Exclusion(reason)] = total
     return Decision(
-        chosen=Choice(best[0], best[1]) if best else None,
-        eligible_count=best[2] if best else 0,
-        excluded=tuple(excluded),
+        chosen=chosen,
+        eligible_count=eligible_count,
+        excluded=tuple(excluded[:EXPLAIN_LIMIT]),
         excluded_counts=counts,
     )
