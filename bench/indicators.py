@@ -15,9 +15,9 @@ has random delays; its deadlines are those of the service's own functions
 then timed for the year 2025, a quarter and a month (``--repeat`` runs after a warm-up),
 with the peak of the Python heap during one call (``tracemalloc``), and the year's figures
 are checked against a reference computed from the generated rows. The year is timed
-again, statement by statement, and once more after adding the recommended index
-``(patient_key, submitted_at)``. ``--write-doc`` records the tables in
-``docs/benchmarks.md``.
+again, statement by statement. The rows carry the delays the indicators read
+(``models.history.measure``, as the service stores them at every change of state).
+``--write-doc`` records the tables in ``docs/benchmarks.md``.
 
     python -m bench.indicators [--total 1000000] [--years 1,10] [--backends sqlite,postgres]
                                [--repeat 3] [--explain] [--write-doc]
@@ -26,7 +26,8 @@ again, statement by statement, and once more after adding the recommended index
 PostgreSQL is reached through ``BENCH_POSTGRES_URL`` (see ``bench.submission``); the
 scratch databases ``ess_bench_ind_<Y>y`` are created and dropped by the run. With
 ``--reuse`` they (and the SQLite files in ``--workdir``) are kept and loaded only when they
-do not already hold the dataset asked for.
+do not already hold the dataset asked for at the schema's current migration (a database
+migrated by an older revision is loaded again, never measured with a stale schema).
 """
 
 import argparse
@@ -52,17 +53,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.indicators import (
     Indicators,
     Period,
     compute_indicators,
     explain_statements,
-    measures,
     parse_period,
-    percentile_statement_sqlite,
+    percentile_statement,
+    table_requests,
+    walk_pays,
 )
 from bench.common import (
     analyze,
@@ -95,8 +99,10 @@ from bench.submission import (
     postgres_url,
     write_doc,
 )
+from migrations import alembic_config
 from models import Outcome, Priority, Request, Role, Specialty, Status, Subspecialty
 from models.database import Database
+from models.history import measure as measure_delays
 from models.sla_state import refresh
 from sla.deadlines import (
     SlaPolicy,
@@ -124,8 +130,6 @@ PERIODS = (
 # Requests before and after the spread years, as a fraction of --total.
 OUTSIDE = 0.05
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=PARIS).astimezone(UTC)
-RECOMMENDED_INDEX = "ix_request_patient_submitted"
-RECOMMENDED_COLUMNS = ("patient_key", "submitted_at")
 
 SPECIALTY = "cardiologie"
 SUBSPECIALTIES = ("rythmologie", "hta", "insuffisance-cardiaque", "coronaropathie")
@@ -357,6 +361,7 @@ class RowMaker:
             r.referral_avoided = rng.random() < 0.6
             r.version += 1
         refresh(r)  # type: ignore[arg-type]
+        measure_delays(r)  # type: ignore[arg-type]  # what record() keeps up to date
         if reference is not None:
             reference.total += 1
             reference.patients.add(patient)
@@ -481,7 +486,7 @@ class Measure:
     statements_s: dict[str, float] = field(default_factory=dict)
     mismatches: list[str] = field(default_factory=list)
     checked: bool = False
-    delays: int = 0  # values the percentiles sort (answer, taking-on, appointment delays)
+    percentiles: str = ""  # how their percentiles were found: walk or sort
     table_mb: float = 0.0  # the request table on disk (SQLite: the whole file)
 
     @property
@@ -539,22 +544,25 @@ def compare(found: Indicators, expected: dict[str, Any]) -> list[str]:
     return mismatches
 
 
-async def statement_times(db: Database, period: Period, found: Indicators) -> dict[str, float]:
-    """Each statement of the computation alone, in one snapshot (median of three)."""
+async def statement_times(
+    db: Database, period: Period, found: Indicators
+) -> tuple[dict[str, float], str]:
+    """Each statement of the computation alone, in one snapshot (median of three), and the
+    percentiles' way (walk or sort, as compute_indicators chooses it)."""
     timings: dict[str, list[float]] = {}
+    counts = {
+        "response": found.response_delay_hours.count,
+        "acknowledge": found.acknowledge_delay_hours.count,
+        "appointment": found.appointment_delay_days.count,
+    }
     async with db.reading() as session:
         dialect = session.bind.dialect.name
-        statements = explain_statements(period, dialect)
-        if dialect == "sqlite":
-            counts = {
-                "response": found.response_delay_hours.count,
-                "acknowledge": found.acknowledge_delay_hours.count,
-                "appointment": found.appointment_delay_days.count,
-            }
-            statement = percentile_statement_sqlite(measures(period, dialect), counts)
-            if statement is not None:
-                statements["percentiles"] = statement
-        else:
+        statements = explain_statements(period, dialect, counts)
+        table = await table_requests(session, period, found.teleexpertise_count)
+        walk = walk_pays(found.teleexpertise_count, table)
+        if any(counts.values()):
+            statements["percentiles"] = percentile_statement(period, dialect, counts, walk=walk)
+        if dialect == "postgresql":
             # The settings compute_indicators gives its snapshot.
             settings = ("jit = off", "plan_cache_mode = force_custom_plan", "work_mem = '64MB'")
             for setting in settings:
@@ -564,7 +572,8 @@ async def statement_times(db: Database, period: Period, found: Indicators) -> di
                 started = time.perf_counter()
                 (await session.execute(statement)).all()
                 timings.setdefault(name, []).append(time.perf_counter() - started)
-    return {name: statistics.median(values) for name, values in timings.items()}
+    medians = {name: statistics.median(values) for name, values in timings.items()}
+    return medians, "walk" if walk else "sort"
 
 
 async def print_plans(db: Database, period: Period) -> None:
@@ -574,23 +583,6 @@ async def print_plans(db: Database, period: Period) -> None:
             print(f"--- {dialect}, {name} ---")
             for line in await explain(session, statement):
                 print("   ", line)
-
-
-async def recommended_index(url: str, *, present: bool) -> None:
-    """Add (and analyse) or drop the recommended index (a reused database may have it)."""
-    columns = ", ".join(RECOMMENDED_COLUMNS)
-    statement = (
-        f"CREATE INDEX IF NOT EXISTS {RECOMMENDED_INDEX} ON request ({columns})"
-        if present
-        else f"DROP INDEX IF EXISTS {RECOMMENDED_INDEX}"
-    )
-    db = Database(url)
-    try:
-        async with db.transaction() as session:
-            await session.execute(text(statement))
-    finally:
-        await db.dispose()
-    await analyze(url)
 
 
 async def measure_backend(
@@ -609,49 +601,43 @@ async def measure_backend(
                 pages = (await session.execute(text("PRAGMA page_count"))).scalar_one()
                 page = (await session.execute(text("PRAGMA page_size"))).scalar_one()
                 size = pages * page
-        for schema in ("as is", "+ index"):
-            await db.dispose()
-            await recommended_index(url, present=schema == "+ index")
-            db = Database(url)
-            for label, first, last in PERIODS if schema == "as is" else PERIODS[:1]:
-                period = parse_period(first, last, PARIS)
-                samples, peak, found = await time_period(db, period, args.repeat)
-                measure = Measure(
-                    backend,
-                    years,
-                    schema,
-                    label,
-                    rows,
-                    found.teleexpertise_count,
-                    samples,
-                    peak,
+            schema = f"migration {await database_revision(session)}"
+        for label, first, last in PERIODS:
+            period = parse_period(first, last, PARIS)
+            samples, peak, found = await time_period(db, period, args.repeat)
+            measure = Measure(
+                backend,
+                years,
+                schema,
+                label,
+                rows,
+                found.teleexpertise_count,
+                samples,
+                peak,
+            )
+            measure.table_mb = size / 1e6
+            if label.startswith("year"):
+                measure.mismatches = compare(found, reference)
+                measure.checked = True
+                measure.statements_s, measure.percentiles = await statement_times(db, period, found)
+                if args.explain:
+                    await print_plans(db, period)
+            results.append(measure)
+            print(
+                f"  {backend:<8} {years:>2} y  {label:<10} "
+                f"{measure.rows_in_period:>9,} requests: median {measure.median:.2f} s "
+                f"(min {min(samples):.2f}, max {max(samples):.2f}), "
+                f"Python peak {peak:.1f} MB"
+                + (
+                    "; "
+                    + ", ".join(f"{k} {v:.2f} s" for k, v in measure.statements_s.items())
+                    + f" (percentiles: {measure.percentiles})"
+                    if measure.statements_s
+                    else ""
                 )
-                measure.table_mb = size / 1e6
-                measure.delays = (
-                    found.response_delay_hours.count
-                    + found.acknowledge_delay_hours.count
-                    + found.appointment_delay_days.count
-                )
-                if label.startswith("year"):
-                    measure.mismatches = compare(found, reference)
-                    measure.checked = True
-                    measure.statements_s = await statement_times(db, period, found)
-                    if args.explain and schema == "as is":
-                        await print_plans(db, period)
-                results.append(measure)
-                print(
-                    f"  {backend:<8} {years:>2} y  {schema:<7} {label:<10} "
-                    f"{measure.rows_in_period:>9,} requests: median {measure.median:.2f} s "
-                    f"(min {min(samples):.2f}, max {max(samples):.2f}), "
-                    f"Python peak {peak:.1f} MB"
-                    + (
-                        "; " + ", ".join(f"{k} {v:.2f} s" for k, v in measure.statements_s.items())
-                        if measure.statements_s
-                        else ""
-                    )
-                    + (f"; MISMATCH {measure.mismatches}" if measure.mismatches else ""),
-                    flush=True,
-                )
+                + (f"; MISMATCH {measure.mismatches}" if measure.mismatches else ""),
+                flush=True,
+            )
     finally:
         await db.dispose()
     return results
@@ -661,6 +647,17 @@ def database_name(years: int) -> str:
     return f"ess_bench_ind_{years}y"
 
 
+def head_revision() -> str:
+    """The migration(s) the service's schema is at (what a reused database must be at)."""
+    return ", ".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
+
+
+async def database_revision(session: AsyncSession) -> str:
+    """The migration(s) a database is at, as ``head_revision`` writes them."""
+    rows = await session.execute(text("SELECT version_num FROM alembic_version"))
+    return ", ".join(sorted(rows.scalars()))
+
+
 async def prepared_databases(
     years: int, args: argparse.Namespace, workdir: Path
 ) -> tuple[dict[str, str], dict[str, Any]]:
@@ -668,6 +665,7 @@ async def prepared_databases(
     name = database_name(years)
     marker = workdir / f"{name}-{args.total}.json"
     urls: dict[str, str] = {}
+    head = head_revision()
     if args.reuse and marker.exists():
         saved = json.loads(marker.read_text())
         for backend in args.backends:
@@ -680,12 +678,15 @@ async def prepared_databases(
                 db = Database(url)
                 try:
                     async with db.reading() as session:
+                        revision = await database_revision(session)
                         count = (
                             await session.execute(select(func.count()).select_from(Request))
                         ).scalar_one()
                 finally:
                     await db.dispose()
-                if count == saved["rows"]:
+                if revision != head:
+                    print(f"{name} on {backend} is at migration {revision}, not {head}: reloading")
+                elif count == saved["rows"]:
                     urls[backend] = url
         if set(urls) == set(args.backends):
             print(f"reusing {name} ({saved['rows']:,} requests)", flush=True)
@@ -723,11 +724,11 @@ HEADER = (
     "requests in table",
     "period",
     "requests in period",
-    "schema",
     "median s",
     "min–max s",
     "Python peak MB",
     "cube / percentiles / patients / requesters s",
+    "percentiles",
     "check",
 )
 STATEMENTS = ("cube", "percentiles", "patients", "requesters")
@@ -744,12 +745,12 @@ def rows(results: list[Measure]) -> list[tuple[str, ...]]:
             spaced(r.rows_in_table) + f" over {r.years} y",
             r.period,
             spaced(r.rows_in_period),
-            r.schema,
             f"{r.median:.2f}",
             f"{min(r.samples_s):.2f}–{max(r.samples_s):.2f}",
             f"{r.peak_mb:.1f}",
             " / ".join(f"{r.statements_s[k]:.2f}" for k in STATEMENTS if k in r.statements_s)
             or "–",
+            r.percentiles or "–",
             ("exact" if not r.mismatches else "MISMATCH") if r.checked else "–",
         )
         for r in results
@@ -767,7 +768,7 @@ def reading(results: list[Measure]) -> str:
         for r in years_rows:
             target = TARGET_S[r.backend]
             verdicts.append(
-                f"{r.backend} {r.schema} {r.median:.2f} s ("
+                f"{r.backend} {r.median:.2f} s ("
                 + ("met" if r.median < target else f"target {target:g} s not met")
                 + ")"
             )
@@ -786,14 +787,14 @@ def reading(results: list[Measure]) -> str:
     )
     largest = max(sizes)
     for r in results:
-        if r.rows_in_period == largest and r.schema == "as is" and r.statements_s:
+        if r.rows_in_period == largest and r.statements_s:
             slowest = sorted(r.statements_s.items(), key=lambda item: -item[1])[:2]
             sentences.append(
                 f"On the year of {spaced(largest)} requests {r.backend} spends most in "
                 + " and ".join(f"the {name} ({seconds:.2f} s)" for name, seconds in slowest)
-                + f": the percentiles sort {spaced(r.delays)} delays in one process, and a "
-                f"scan of the year reads most of a {spaced(round(r.table_mb))} MB table (rows "
-                "are wide: the clinical fields are encrypted in them)."
+                + f" of its {sum(r.statements_s.values()):.2f} s of statements: each reads "
+                "every one of the year's entries of an index (the request table itself, "
+                f"{spaced(round(r.table_mb))} MB with its indexes, is never scanned)."
             )
     if all(not r.mismatches for r in results if r.checked):
         sentences.append(
@@ -815,24 +816,27 @@ def section(results: list[Measure], args: argparse.Namespace, postgres_version: 
         "and the activity report run: every indicator, the four breakdowns and the "
         "membership, from one read-only snapshot) on the service's `Database`, median of "
         f"{args.repeat} calls after {WARMUP} warm-up call; *Python peak*: `tracemalloc` peak "
-        "during one more call. Each table is a fresh, migrated database loaded in bulk with "
+        "during one more call. Each table is a fresh database migrated to the service's "
+        f"schema (migration {head_revision()}) and loaded in bulk with "
         f"a fixed seed: {SPECIALISTS} specialists, {spaced(REQUESTERS)} requesters and the "
         "requests submitted over the given number of years ending with 2025 (in submission "
         f"order, plus {OUTSIDE:.0%} before and after), with random delays (log-normal: "
         f"taken on after {ACCEPT_MEDIAN_H:g} h, answered {ANSWER_MEDIAN_H:g} h later, "
         f"{ASKED_INFO:.0%} paused awaiting information, appointments {APPOINTMENT_MEDIAN_D:g} "
         "days after the answer), about 80 % closed, 5 % cancelled, 8 % still open, the "
-        "service's own deadline functions on the business calendar, and encrypted "
+        "service's own deadline functions on the business calendar, the delays the "
+        "indicators read as `models.history.record` stores them, and encrypted "
         "clinical fields as the service stores them. PostgreSQL gets `VACUUM ANALYZE` "
         "after the load. *cube / percentiles / patients / requesters*: each of the four "
-        "statements alone (median of three). *+ index*: the same year after "
-        f"`CREATE INDEX {RECOMMENDED_INDEX} ON request ({', '.join(RECOMMENDED_COLUMNS)})`, "
-        "the index this work recommends (it can replace `ix_request_patient_key`). "
+        "statements alone (median of three); *percentiles*: how the median and 90th "
+        "percentile were found, *walk* (each delay's index read in order up to the ranks, "
+        "when the period holds at least a fifth of the table) or *sort* (`percentile_cont` on "
+        "PostgreSQL, a window on SQLite). "
         "*check*: the year's counts, distinct patients and requesters, median, 90th "
         "percentile and mean answer delay and the share within the deadline, against a "
         "reference computed in Python from the generated rows.",
         "",
-        markdown_table(HEADER, rows(results), left=5),
+        markdown_table(HEADER, rows(results), left=4),
         "",
         reading(results),
         "",
@@ -902,7 +906,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench.indicators: {exc}", file=sys.stderr)
         return 1
     print()
-    print(text_table(HEADER, rows(results), left=5))
+    print(text_table(HEADER, rows(results), left=4))
     print()
     print(reading(results))
     if args.write_doc:

@@ -6,7 +6,17 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, field_validator
-from sqlalchemy import JSON, Column, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from models.identifiers import validate_ins
@@ -75,6 +85,53 @@ class Request(SQLModel, table=True):
         Index("ix_request_requester_submitted", "requester_id", "submitted_at"),
         # Distinct patients of a period, read from the index alone (the indicators).
         Index("ix_request_patient_submitted", "patient_key", "submitted_at"),
+        # The indicators' cube reads one of these instead of the wide rows, each backend
+        # its own (see app.services.indicators); each is a partial index on a false
+        # condition, so empty and free, on the other backend. PostgreSQL: the period's
+        # range, the cube's columns INCLUDEd (on SQLite, a bare index on submitted_at
+        # would lure every statement of the indicators onto the wide rows).
+        Index(
+            "ix_request_indicator_period",
+            "submitted_at",
+            postgresql_include=[
+                "priority",
+                "specialty_code",
+                "subspecialty_code",
+                "assignee_id",
+                "status",
+                "outcome",
+                "response_hours",
+                "acknowledge_hours",
+                "appointment_days",
+                "answered_in_time",
+                "usefulness",
+                "referral_avoided",
+            ],
+            sqlite_where=text("0"),
+        ),
+        # SQLite, which groups only by sorting: one contiguous range per (priority,
+        # specialty, sub-specialty, specialist, month), in order.
+        Index(
+            "ix_request_indicator_cells",
+            "priority",
+            "specialty_code",
+            "subspecialty_code",
+            "assignee_id",
+            "submitted_at",
+            "status",
+            "outcome",
+            "response_hours",
+            "acknowledge_hours",
+            "appointment_days",
+            "answered_in_time",
+            "usefulness",
+            "referral_avoided",
+            postgresql_where=text("false"),
+        ),
+        # Each delay in order, for its median and 90th percentile without a sort.
+        Index("ix_request_response_hours", "response_hours", "submitted_at"),
+        Index("ix_request_acknowledge_hours", "acknowledge_hours", "submitted_at"),
+        Index("ix_request_appointment_days", "appointment_days", "submitted_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -116,6 +173,13 @@ class Request(SQLModel, table=True):
     usefulness: int | None = None
     referral_avoided: bool | None = None
     close_comment: bytes | None = Field(default=None, sa_type=LargeBinary)
+    # What the indicators count, derived from the columns above by models.history.record
+    # at every change (migration 0002 filled the older rows); NULL when the indicator
+    # does not count the request (cancelled, not answered or taken on yet, no deadline).
+    response_hours: float | None = None  # submission to answer, calendar hours
+    acknowledge_hours: float | None = None  # submission to taking on (accepted_at), hours
+    appointment_days: float | None = None  # answer to appointment (consultations), days
+    answered_in_time: bool | None = None  # answered_at <= answer_due_at
     version: int = Field(default=1, sa_column=_version_column)
 
 

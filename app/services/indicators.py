@@ -12,29 +12,39 @@ requests count as submitted, never in the delays; a request still open counts in
 ``answered_count`` only once answered.
 
 How it is computed, so that a year of a million requests stays fast and the memory
-flat: a handful of statements in one read-only snapshot, each one pass of aggregates
-over the period's rows; Python only ever receives aggregated rows.
+flat: a handful of statements in one read-only snapshot, each one pass over the period's
+entries of an index (never the wide rows, where the clinical fields are encrypted);
+Python only ever receives aggregated rows. The delays are columns of the request
+(``response_hours``, ``acknowledge_hours``, ``appointment_days``, ``answered_in_time``)
+that ``models.history.record`` derives at every change of state, so no statement does
+date arithmetic per row.
 
 - the *cube*: counts and sums per (local month, priority, specialty, sub-specialty,
-  specialist), one ``GROUP BY`` per month glued by ``UNION ALL``; the totals and the
-  four breakdowns are its roll-ups (one year of cells at a time: at most 12 x
-  priorities x sub-specialties x specialists rows), so a breakdown gives means and
-  rates (percentiles do not add up: the report of a month gives that month's median);
-- the *percentiles* (median and 90th percentile of the three delays):
-  ``percentile_cont`` on PostgreSQL; on SQLite, which has none, the same linear
-  interpolation between the two ranked values that ``percentile_cont`` uses, the
-  ranks coming from a ``row_number()`` window computed by the database, which
-  returns only those (at most twelve) rows;
+  specialist); the totals and the four breakdowns are its roll-ups (one year of cells
+  at a time: at most 12 x priorities x sub-specialties x specialists rows), so a
+  breakdown gives means and rates (percentiles do not add up: the report of a month
+  gives that month's median). PostgreSQL groups each month's range of
+  ``ix_request_indicator_period`` (the cube's columns INCLUDEd); SQLite, which groups
+  only by sorting, aggregates each cell's contiguous range of
+  ``ix_request_indicator_cells`` instead;
+- the *percentiles* (median and 90th percentile of the three delays, exactly as
+  ``percentile_cont`` interpolates them): when the period holds a good share of the
+  table (``walk_pays``), each delay's index is walked in order up to the two ranks around each
+  percentile (``ORDER BY … LIMIT 2 OFFSET rank``, the 90th from the top), with no sort;
+  for a shorter period, the period's values are sorted (``percentile_cont`` on
+  PostgreSQL, a ``row_number()`` window on SQLite);
 - distinct patients (keyed hash, never decrypted) and distinct requesters, each by
   grouping in the database (indexes on ``(patient_key, …)`` and
   ``(requester_id, submitted_at)`` serve them);
 - the members (a few hundred rows at most), prorated over the period in Python.
 """
 
+import json
 import math
+import operator
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -42,9 +52,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     and_,
     case,
+    column,
     func,
     literal,
     literal_column,
@@ -54,9 +66,14 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy import (
+    values as sql_values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.expression import CompoundSelect
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from models import Outcome, Priority, Request, Role, Status, Subspecialty, User
 from models.errors import InvalidInputError
@@ -268,82 +285,26 @@ class Indicators(SQLModel):
 
 
 # --- the statements -------------------------------------------------------------------------
+#
+# Every statement reads the delays models.history.record stores on the request (hours and
+# days as plain numbers, NULL when a request does not count), so no per-row date arithmetic
+# and, through the indexes of migration 0002, never the wide rows of the table.
 
 
-def _hours(dialect: str, later: Any, earlier: Any) -> ColumnElement[float]:
-    """Calendar hours from ``earlier`` to ``later``, per request (microseconds kept)."""
-    if dialect == "postgresql":
-        return func.date_part(literal_column("'epoch'"), later - earlier) / literal_column("3600.0")
-    return (func.julianday(later) - func.julianday(earlier)) * literal_column("24.0")
+def in_period(start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(Request.submitted_at >= start, Request.submitted_at < end)
 
 
-def _sum_hours(dialect: str, later: Any, earlier: Any, where: Any) -> ColumnElement[float]:
-    """Total calendar hours from ``earlier`` to ``later`` over a group's requests.
-
-    PostgreSQL sums exact intervals and converts the total once; SQLite sums days.
-    """
-    if dialect == "postgresql":
-        total = func.sum(later - earlier).filter(where)
-        return func.date_part(literal_column("'epoch'"), total) / literal_column("3600.0")
-    return func.sum(func.julianday(later) - func.julianday(earlier)).filter(where) * literal_column(
-        "24.0"
-    )
-
-
-@dataclass(frozen=True)
-class Measures:
-    """The conditions and per-request delays every statement aggregates."""
-
-    dialect: str
-    in_period: ColumnElement[bool]
-    submitted_in_period: ColumnElement[bool]
-    cancelled: ColumnElement[bool]
-    answered: ColumnElement[bool]
-    with_deadline: ColumnElement[bool]
-    within: ColumnElement[bool]
-    acknowledged: ColumnElement[bool]
-    with_appointment: ColumnElement[bool]
-    advanced: ColumnElement[bool]
-
-    def hours(self, later: Any, earlier: Any) -> ColumnElement[float]:
-        return _hours(self.dialect, later, earlier)
-
-    def sum_hours(self, later: Any, earlier: Any, where: Any) -> ColumnElement[float]:
-        return _sum_hours(self.dialect, later, earlier, where)
-
-
-def measures(period: Period, dialect: str) -> Measures:
-    r = Request
-    live = r.status != Status.CANCELLED
-    answered = and_(live, r.answered_at.is_not(None))
-    with_appointment = and_(
-        answered, r.outcome.in_(CONSULTATION_OUTCOMES), r.appointment_at.is_not(None)
-    )
-    return Measures(
-        dialect=dialect,
-        # "status IN (every status)" is always true: it lets the (status, submitted_at)
-        # index serve the period as one range per status, so a year among many is read
-        # without scanning the whole table; the planner still scans when that is cheaper.
-        in_period=and_(
-            r.status.in_([status.value for status in Status]),
-            r.submitted_at >= period.start,
-            r.submitted_at < period.end,
-        ),
-        submitted_in_period=and_(r.submitted_at >= period.start, r.submitted_at < period.end),
-        cancelled=r.status == Status.CANCELLED,
-        answered=answered,
-        with_deadline=and_(answered, r.answer_due_at.is_not(None)),
-        within=and_(answered, r.answered_at <= r.answer_due_at),
-        acknowledged=and_(live, r.accepted_at.is_not(None)),
-        with_appointment=with_appointment,
-        advanced=and_(with_appointment, r.outcome == Outcome.ADVANCED_CONSULTATION),
-    )
-
+CUBE_KEYS = (
+    Request.priority,
+    Request.specialty_code,
+    Request.subspecialty_code,
+    Request.assignee_id,
+)
 
 CUBE_SUMS = (
     "total",
     "cancelled",
-    "keyed",
     "answered",
     "response_sum",
     "within_count",
@@ -360,22 +321,22 @@ CUBE_SUMS = (
 )
 
 
-def _cube_sums(m: Measures) -> tuple[ColumnElement[Any], ...]:
-    r = Request
+def _cube_sums(r: Any) -> tuple[ColumnElement[Any], ...]:
+    """The sums of ``CUBE_SUMS`` over the rows of ``r`` (the table, an alias, a subquery's
+    columns)."""
     count = func.count
     return (
         count(),
-        count().filter(m.cancelled),
-        count(r.patient_key),
-        count().filter(m.answered),
-        m.sum_hours(r.answered_at, r.submitted_at, m.answered),
-        count().filter(m.with_deadline),
-        count().filter(m.within),
-        count().filter(m.acknowledged),
-        m.sum_hours(r.accepted_at, r.submitted_at, m.acknowledged),
-        count().filter(m.with_appointment),
-        m.sum_hours(r.appointment_at, r.answered_at, m.with_appointment) / literal_column("24.0"),
-        count().filter(m.advanced),
+        count().filter(r.status == Status.CANCELLED),
+        count(r.response_hours),
+        func.sum(r.response_hours),
+        count(r.answered_in_time),
+        count().filter(r.answered_in_time.is_(True)),
+        count(r.acknowledge_hours),
+        func.sum(r.acknowledge_hours),
+        count(r.appointment_days),
+        func.sum(r.appointment_days),
+        count(r.appointment_days).filter(r.outcome == Outcome.ADVANCED_CONSULTATION),
         count(r.usefulness),
         func.sum(r.usefulness),
         count(r.referral_avoided),
@@ -383,58 +344,86 @@ def _cube_sums(m: Measures) -> tuple[ColumnElement[Any], ...]:
     )
 
 
-def cube_statements(m: Measures, period: Period) -> list[CompoundSelect | Select[Any]]:
+def _labelled(sums: tuple[ColumnElement[Any], ...]) -> list[ColumnElement[Any]]:
+    return [s.label(name) for s, name in zip(sums, CUBE_SUMS, strict=True)]
+
+
+def month_chunks(period: Period) -> list[list[tuple[int, datetime, datetime]]]:
+    """The period's local months (index, UTC start, UTC end), ``CUBE_MONTHS`` at a time."""
+    months = [(index, start, end) for index, (_, start, end) in enumerate(period.months())]
+    return [months[i : i + CUBE_MONTHS] for i in range(0, len(months), CUBE_MONTHS)]
+
+
+def cube_statement_postgres(
+    months: list[tuple[int, datetime, datetime]],
+) -> CompoundSelect | Select[Any]:
     """Counts and sums per (local month, priority, specialty, sub-specialty, specialist).
 
-    One ``GROUP BY`` per local month, on that month's range of ``submitted_at`` (the
-    ``(status, submitted_at)`` index serves it), glued by ``UNION ALL``: each sort or hash
-    stays small, PostgreSQL runs the months in parallel, and a month is exactly its UTC
-    range (daylight saving and New Year's Eve included). Twelve months per statement, so
-    a ten-year period holds one year of cells in memory at a time.
+    One ``GROUP BY`` per local month over its range of ``ix_request_indicator_period``
+    (an index-only scan: the cube's columns are INCLUDEd), glued by ``UNION ALL``: each
+    hash of cells stays small, PostgreSQL runs the months in parallel, and a month is
+    exactly its UTC range (daylight saving and New Year's Eve included).
     """
-    r = Request
-    keys = (r.priority, r.specialty_code, r.subspecialty_code, r.assignee_id)
-    sums = [s.label(n) for s, n in zip(_cube_sums(m), CUBE_SUMS, strict=True)]
-    every_status = r.status.in_([status.value for status in Status])
     branches = [
-        select(literal(index).label("month"), *keys, *sums)
-        .where(every_status, r.submitted_at >= start, r.submitted_at < end)
-        .group_by(*(literal_column(str(i)) for i in range(2, len(keys) + 2)))
-        for index, (_, start, end) in enumerate(period.months())
+        select(literal(index).label("month"), *CUBE_KEYS, *_labelled(_cube_sums(Request)))
+        .where(in_period(start, end))
+        .group_by(*CUBE_KEYS)
+        for index, start, end in months
     ]
-    return [
-        union_all(*branches[i : i + CUBE_MONTHS])
-        if len(branches[i : i + CUBE_MONTHS]) > 1
-        else branches[i]
-        for i in range(0, len(branches), CUBE_MONTHS)
-    ]
+    return union_all(*branches) if len(branches) > 1 else branches[0]
 
 
-def _delays(m: Measures) -> dict[str, tuple[ColumnElement[bool], ColumnElement[float]]]:
-    """Each distribution: which requests it covers, and their delay (hours, days)."""
-    r = Request
-    return {
-        "response": (m.answered, m.hours(r.answered_at, r.submitted_at)),
-        "acknowledge": (m.acknowledged, m.hours(r.accepted_at, r.submitted_at)),
-        "appointment": (
-            m.with_appointment,
-            m.hours(r.appointment_at, r.answered_at) / literal_column("24.0"),
-        ),
-    }
+def cube_statement_sqlite(months: list[tuple[int, datetime, datetime]]) -> Select[Any]:
+    """The same cells without sorting a million rows (SQLite groups only by sorting).
+
+    ``ix_request_indicator_cells`` is ordered by (priority, specialty, sub-specialty,
+    specialist, submitted_at): one cell, a combination of those four in one month, is one
+    contiguous range of it. So: the combinations present in the months (read in the
+    index's order, no sort), times the months, and for each cell a correlated subquery
+    that aggregates its range, read from the index alone. A scalar subquery returns one
+    value: the sums travel as a JSON array (in ``CUBE_SUMS`` order).
+    """
+    start, end = months[0][1], months[-1][2]
+    combos = select(*CUBE_KEYS).where(in_period(start, end)).distinct().cte("combos")
+    calendar = (
+        sql_values(
+            column("month", Integer),
+            column("start", UTCDateTime()),
+            column("stop", UTCDateTime()),
+            name="months",
+        )
+        .data(months)
+        .cte("months")
+    )
+    r = aliased(Request, name="r")
+    cell = (
+        select(func.json_array(*_cube_sums(r)))
+        .where(
+            r.priority == combos.c.priority,
+            r.specialty_code == combos.c.specialty_code,
+            r.subspecialty_code.is_not_distinct_from(combos.c.subspecialty_code),
+            r.assignee_id.is_not_distinct_from(combos.c.assignee_id),
+            r.submitted_at >= calendar.c.start,
+            r.submitted_at < calendar.c.stop,
+        )
+        .scalar_subquery()
+    )
+    return select(calendar.c.month, *combos.c, cell.label("sums")).select_from(
+        calendar.join(combos, true())
+    )
 
 
 DISTRIBUTIONS = ("response", "acknowledge", "appointment")
 
 
-def percentile_statement_postgres(m: Measures) -> Select[Any]:
-    """``percentile_cont`` of the three delays, each over the requests it covers."""
-    fractions = literal_column("ARRAY[" + ", ".join(str(f) for f in FRACTIONS) + "]")
-    return select(
-        *(
-            func.percentile_cont(fractions).within_group(value).filter(covered).label(name)
-            for name, (covered, value) in _delays(m).items()
-        )
-    ).where(m.in_period)
+def _delay_columns() -> dict[str, Any]:
+    """Each distribution's stored delay (hours, or days for appointments)."""
+    r = Request
+    return {
+        "response": r.response_hours,
+        "acknowledge": r.acknowledge_hours,
+        "appointment": r.appointment_days,
+    }
 
 
 def ranks(count: int) -> list[int]:
@@ -454,12 +443,67 @@ def interpolate(values: dict[int, float], count: int, fraction: float) -> float:
     return values[low] + (values[high] - values[low]) * (position - low)
 
 
-def percentile_statement_sqlite(m: Measures, counts: dict[str, int]) -> Select[Any] | None:
-    """The ranked values ``percentile_cont`` needs, from a window over one scan.
+def rank_pairs(count: int) -> list[tuple[int, int]]:
+    """For each fraction, the two ranks around its position (the same when it falls on
+    one): the lowest and highest value of a walk of at most two."""
+    pairs = []
+    for fraction in FRACTIONS:
+        low = math.floor(fraction * (count - 1))
+        pairs.append((low, min(low + 1, count - 1)))
+    return sorted(set(pairs))
 
-    Each request is paired with the three distributions (a cross join on a constant
-    table, so the table is read once); ``row_number()`` ranks each distribution's values
-    and only the wanted ranks (at most four per distribution) leave the database.
+
+def percentile_walk_statement(period: Period, counts: dict[str, int]) -> CompoundSelect | None:
+    """The ranked values ``percentile_cont`` needs, read in order from each delay's index.
+
+    ``ix_request_<delay>`` is ordered by the delay: ``ORDER BY … LIMIT … OFFSET rank``
+    walks it from the nearer end (the 90th percentile from the top) and stops at the rank,
+    checking each entry's ``submitted_at`` against the period, with no sort. Worth it
+    when the period holds a good share of the table (the walk also passes the entries
+    outside it, see ``walk_pays``); otherwise a sort. Each walk of the two ranks around a
+    fraction's position gives its lowest and highest value: those of the two ranks.
+    """
+    walks = []
+    for kind, (name, delay) in enumerate(_delay_columns().items(), start=1):
+        count = counts.get(name, 0)
+        for first, last in rank_pairs(count) if count else []:
+            from_top = count - 1 - last < first
+            walk = (
+                select(delay.label("value"))
+                .where(delay.is_not(None), in_period(period.start, period.end))
+                .order_by(delay.desc() if from_top else delay)
+                .limit(last - first + 1)
+                .offset(count - 1 - last if from_top else first)
+                .subquery()
+            )
+            walks.append(
+                select(
+                    literal(kind).label("kind"),
+                    literal(first).label("first"),
+                    func.min(walk.c.value),
+                    func.max(walk.c.value),
+                )
+            )
+    return union_all(*walks) if walks else None
+
+
+def percentile_sort_statement_postgres(period: Period) -> Select[Any]:
+    """``percentile_cont`` of the three delays over the period's requests (a sort each)."""
+    fractions = literal_column("ARRAY[" + ", ".join(str(f) for f in FRACTIONS) + "]")
+    return select(
+        *(
+            func.percentile_cont(fractions).within_group(delay).label(name)
+            for name, delay in _delay_columns().items()
+        )
+    ).where(in_period(period.start, period.end))
+
+
+def percentile_sort_statement_sqlite(period: Period, counts: dict[str, int]) -> Select[Any] | None:
+    """The ranked values ``percentile_cont`` needs, from a window over the period's rows.
+
+    SQLite has no ``percentile_cont``: each request is paired with the three distributions
+    (a cross join on a constant table, so the table is read once); ``row_number()`` ranks
+    each distribution's values and only the wanted ranks leave the database.
     """
     wanted = {name: ranks(n) for name, n in counts.items() if n > 0}
     if not wanted:
@@ -470,31 +514,31 @@ def percentile_statement_sqlite(m: Measures, counts: dict[str, int]) -> Select[A
         .subquery("kinds")
     )
     kind = kinds.c.kind
-    delays = _delays(m)
     value = case(
-        *(
-            (and_(kind == index, covered), delay)
-            for index, (covered, delay) in enumerate(delays.values(), start=1)
-        )
+        *((kind == index, delay) for index, delay in enumerate(_delay_columns().values(), 1))
     ).label("value")
-    values = (
+    dist = (
         select(kind.label("kind"), value)
-        # A LEFT JOIN keeps ``request`` the outer loop (SQLite never reorders it): one
-        # scan of the table, three rows out of each request.
+        # A LEFT JOIN keeps ``request`` the outer loop (SQLite never reorders it), three
+        # rows out of each request. "status IN (every status)" is always true: it lets
+        # the (status, submitted_at) index serve the period as one range per status.
         .select_from(Request)
         .outerjoin(kinds, true())
-        .where(m.in_period)
+        .where(
+            Request.status.in_([status.value for status in Status]),
+            in_period(period.start, period.end),
+        )
         .subquery("dist")
     )
     ranked = (
         select(
-            values.c.kind,
-            values.c.value,
-            (func.row_number().over(partition_by=values.c.kind, order_by=values.c.value) - 1).label(
+            dist.c.kind,
+            dist.c.value,
+            (func.row_number().over(partition_by=dist.c.kind, order_by=dist.c.value) - 1).label(
                 "rank"
             ),
         )
-        .where(values.c.value.is_not(None))
+        .where(dist.c.value.is_not(None))
         .subquery("ranked")
     )
     conditions = [
@@ -504,28 +548,66 @@ def percentile_statement_sqlite(m: Measures, counts: dict[str, int]) -> Select[A
     return select(ranked.c.kind, ranked.c.rank, ranked.c.value).where(or_(*conditions))
 
 
-def patients_statement(m: Measures) -> Select[Any]:
+WALK_SHARE = 5
+"""Walk the delays' indexes when the period holds at least 1/5 of the table's requests."""
+
+
+def walk_pays(period_requests: int, table_requests: int) -> bool:
+    """Whether walking the delays' indexes beats sorting the period's values.
+
+    A walk passes the index entries up to the ranks, the period's or not: at most a few
+    tenths of a second per million requests in the table, whatever the period. A sort
+    reads and orders the period's values: cheap for a month of a long history, dear for
+    a large share of a big table (on SQLite, which reads them from the wide rows).
+    """
+    return WALK_SHARE * period_requests >= table_requests
+
+
+def percentile_statement(
+    period: Period, dialect: str, counts: dict[str, int], *, walk: bool
+) -> Select[Any] | CompoundSelect:
+    """The statement that gives the percentiles' values (at least one count is positive):
+    the walk, else the sort of the dialect."""
+    if walk:
+        statement: Select[Any] | CompoundSelect | None = percentile_walk_statement(period, counts)
+    elif dialect == "postgresql":
+        statement = percentile_sort_statement_postgres(period)
+    else:
+        statement = percentile_sort_statement_sqlite(period, counts)
+    assert statement is not None, "no distribution has values"
+    return statement
+
+
+def patients_statement(period: Period, dialect: str) -> Select[Any]:
     """Distinct patients through the keyed identity hash (never the identity itself).
 
-    PostgreSQL hashes the keys; SQLite, which would sort them, reads them in order from an
-    index on ``(patient_key, submitted_at)`` when there is one (see docs/report.md).
+    PostgreSQL hashes the keys; SQLite, which would sort them, reads them in order from the
+    index on ``(patient_key, submitted_at)``.
     """
-    if m.dialect == "postgresql":
+    submitted = in_period(period.start, period.end)
+    if dialect == "postgresql":
         keys = (
             select(Request.patient_key)
-            .where(m.submitted_in_period, Request.patient_key.is_not(None))
+            .where(submitted, Request.patient_key.is_not(None))
             .group_by(Request.patient_key)
             .subquery("patients")
         )
         return select(func.count()).select_from(keys)
-    return select(func.count(Request.patient_key.distinct())).where(m.submitted_in_period)
+    return select(func.count(Request.patient_key.distinct())).where(submitted)
 
 
-def requesters_statement(m: Measures) -> Select[Any]:
+def without_patient_key_statement(period: Period) -> Select[Any]:
+    """Requests without a patient key: the NULL end of the same index, one short range."""
+    return select(func.count()).where(
+        Request.patient_key.is_(None), in_period(period.start, period.end)
+    )
+
+
+def requesters_statement(period: Period) -> Select[Any]:
     """Distinct requesters and, among them, médecins traitants."""
     ids = (
         select(Request.requester_id)
-        .where(m.submitted_in_period)
+        .where(in_period(period.start, period.end))
         .group_by(Request.requester_id)
         .subquery("requesters")
     )
@@ -536,21 +618,37 @@ def requesters_statement(m: Measures) -> Select[Any]:
     )
 
 
-def explain_statements(period: Period, dialect: str) -> dict[str, Select[Any] | CompoundSelect]:
-    """The statements, by name, for a benchmark's EXPLAIN (SQLite's percentile one needs
-    counts: it gets placeholders)."""
-    m = measures(period, dialect)
-    found: dict[str, Select[Any] | CompoundSelect] = {
-        "cube": cube_statements(m, period)[0],
-        "patients": patients_statement(m),
-        "requesters": requesters_statement(m),
-    }
+def table_requests_statement(period: Period, dialect: str) -> Select[Any]:
+    """The table's requests, to choose the percentiles' way: on PostgreSQL those *outside*
+    the period (the two ends of ``ix_request_indicator_period``, short when the period
+    holds most of the table), to add to the period's; on SQLite all of them, from the
+    table's smallest index."""
     if dialect == "postgresql":
-        found["percentiles"] = percentile_statement_postgres(m)
-    else:
-        statement = percentile_statement_sqlite(m, {name: 1000 for name in DISTRIBUTIONS})
-        assert statement is not None
-        found["percentiles"] = statement
+        before = select(func.count()).where(Request.submitted_at < period.start)
+        after = select(func.count()).where(Request.submitted_at >= period.end)
+        return select(before.scalar_subquery() + after.scalar_subquery())
+    return select(func.count()).select_from(Request)
+
+
+def explain_statements(
+    period: Period, dialect: str, counts: dict[str, int] | None = None
+) -> dict[str, Select[Any] | CompoundSelect]:
+    """The statements, by name, for a benchmark's timing or EXPLAIN (the percentiles need
+    the distributions' counts: placeholders when not given; the walk is shown)."""
+    counts = counts or {name: 1000 for name in DISTRIBUTIONS}
+    chunk = month_chunks(period)[0]
+    found: dict[str, Select[Any] | CompoundSelect] = {
+        "cube": (
+            cube_statement_postgres(chunk)
+            if dialect == "postgresql"
+            else cube_statement_sqlite(chunk)
+        ),
+        "patients": patients_statement(period, dialect),
+        "requesters": requesters_statement(period),
+    }
+    walk = percentile_walk_statement(period, counts)
+    if walk is not None:
+        found["percentiles"] = walk
     return found
 
 
@@ -568,7 +666,8 @@ class Sums:
         self.values = [0.0] * len(CUBE_SUMS)
 
     def add(self, values: Sequence[float]) -> None:
-        self.values = [a + b for a, b in zip(self.values, values, strict=True)]
+        assert len(values) == len(self.values)
+        self.values = list(map(operator.add, self.values, values))  # a year's cells: fast
 
     def __getitem__(self, name: str) -> float:
         return self.values[_INDEX[name]]
@@ -677,28 +776,56 @@ async def _begin_snapshot(session: AsyncSession, dialect: str) -> None:
         await session.execute(text(f"SET LOCAL work_mem = '{POSTGRES_WORK_MEM}'"))
 
 
-async def _percentiles(
-    session: AsyncSession, m: Measures, dialect: str, counts: dict[str, int]
+async def percentiles(
+    session: AsyncSession, period: Period, counts: dict[str, int], *, walk: bool
 ) -> dict[str, tuple[float, ...]]:
-    """Median and 90th percentile of each distribution that has values."""
+    """Median and 90th percentile of each distribution that has values (``counts``: how
+    many values each has in the period), by walking the delays' indexes or by sorting."""
     if not any(counts.values()):
         return {}
-    if dialect == "postgresql":
-        row = (await session.execute(percentile_statement_postgres(m))).one()
+    dialect = session.bind.dialect.name
+    rows = (await session.execute(percentile_statement(period, dialect, counts, walk=walk))).all()
+    if not walk and dialect == "postgresql":
+        (row,) = rows
         return {
             name: tuple(float(v) for v in getattr(row, name))
             for name in DISTRIBUTIONS
             if getattr(row, name) is not None
         }
-    statement = percentile_statement_sqlite(m, counts)
-    assert statement is not None
     ranked: dict[str, dict[int, float]] = {}
-    for kind, rank, value in (await session.execute(statement)).all():
-        ranked.setdefault(DISTRIBUTIONS[kind - 1], {})[rank] = float(value)
+    if walk:
+        for kind, first, low, high in rows:
+            values = ranked.setdefault(DISTRIBUTIONS[kind - 1], {})
+            values[first], values[first + 1] = float(low), float(high)
+    else:
+        for kind, rank, value in rows:
+            ranked.setdefault(DISTRIBUTIONS[kind - 1], {})[rank] = float(value)
     return {
         name: tuple(interpolate(values, counts[name], fraction) for fraction in FRACTIONS)
         for name, values in ranked.items()
     }
+
+
+async def table_requests(session: AsyncSession, period: Period, period_requests: int) -> int:
+    """The table's requests (``period_requests`` of them in the period)."""
+    dialect = session.bind.dialect.name
+    found = (await session.execute(table_requests_statement(period, dialect))).scalar_one()
+    return found + period_requests if dialect == "postgresql" else found
+
+
+async def _cube_rows(
+    session: AsyncSession, period: Period, dialect: str
+) -> AsyncIterator[tuple[int, str, str, str | None, uuid.UUID | None, list[float]]]:
+    """The cube's non-empty cells, a year of them at a time: (month, keys…, sums)."""
+    for months in month_chunks(period):
+        if dialect == "postgresql":
+            for row in (await session.execute(cube_statement_postgres(months))).all():
+                yield (*row[:5], [float(value or 0) for value in row[5:]])  # type: ignore[misc]
+            continue
+        for *keys, sums in (await session.execute(cube_statement_sqlite(months))).all():
+            values = [float(value or 0) for value in json.loads(sums)]
+            if values[0]:  # a combination absent that month
+                yield (*keys, values)  # type: ignore[misc]
 
 
 async def compute_indicators(
@@ -711,7 +838,6 @@ async def compute_indicators(
     """Every indicator for ``period``, from one read-only snapshot of the database."""
     dialect = session.bind.dialect.name
     await _begin_snapshot(session, dialect)
-    m = measures(period, dialect)
     months = period.months()
 
     overall = Sums()
@@ -719,21 +845,19 @@ async def compute_indicators(
     by_priority: dict[str, Sums] = {p.value: Sums() for p in Priority}
     by_sub: dict[tuple[str, str | None], Sums] = {}
     by_specialist: dict[uuid.UUID | None, Sums] = {}
-    keys = 5  # month, priority, specialty, sub-specialty, specialist
-    for statement in cube_statements(m, period):
-        for row in (await session.execute(statement)).all():
-            month, priority, specialty, subspecialty, specialist = row[:keys]
-            values = [float(value or 0) for value in row[keys:]]
-            by_month[month].add(values)
-            if priority not in by_priority:
-                by_priority[priority] = Sums()
-            by_priority[priority].add(values)
-            if (specialty, subspecialty) not in by_sub:
-                by_sub[specialty, subspecialty] = Sums()
-            by_sub[specialty, subspecialty].add(values)
-            if specialist not in by_specialist:
-                by_specialist[specialist] = Sums()
-            by_specialist[specialist].add(values)
+    async for month, priority, specialty, subspecialty, specialist, values in _cube_rows(
+        session, period, dialect
+    ):
+        by_month[month].add(values)
+        if priority not in by_priority:
+            by_priority[priority] = Sums()
+        by_priority[priority].add(values)
+        if (specialty, subspecialty) not in by_sub:
+            by_sub[specialty, subspecialty] = Sums()
+        by_sub[specialty, subspecialty].add(values)
+        if specialist not in by_specialist:
+            by_specialist[specialist] = Sums()
+        by_specialist[specialist].add(values)
     for sums in by_priority.values():
         overall.add(sums.values)
 
@@ -742,16 +866,19 @@ async def compute_indicators(
         "acknowledge": overall.count("acknowledged"),
         "appointment": overall.count("appointments"),
     }
-    percentiles = await _percentiles(session, m, dialect, counts)
-    patients = (await session.execute(patients_statement(m))).scalar_one()
-    requesters, treating = (await session.execute(requesters_statement(m))).one()
+    table = await table_requests(session, period, overall.count("total"))
+    walk = walk_pays(overall.count("total"), table)
+    found = await percentiles(session, period, counts, walk=walk)
+    patients = (await session.execute(patients_statement(period, dialect))).scalar_one()
+    without_key = (await session.execute(without_patient_key_statement(period))).scalar_one()
+    requesters, treating = (await session.execute(requesters_statement(period))).one()
 
     members = await _members(session)
     subspecialties = await _subspecialty_names(session)
     names = await _names(session, [key for key in by_specialist if key is not None])
 
     delays = {
-        name: _delay(percentiles.get(name), counts[name], overall[f"{name}_sum"])
+        name: _delay(found.get(name), counts[name], overall[f"{name}_sum"])
         for name in DISTRIBUTIONS
     }
     return Indicators(
@@ -763,7 +890,7 @@ async def compute_indicators(
         cancelled_count=overall.count("cancelled"),
         open_count=overall.count("total") - overall.count("answered") - overall.count("cancelled"),
         patients_count=patients,
-        requests_without_patient_key=overall.count("total") - overall.count("keyed"),
+        requests_without_patient_key=without_key,
         requesters_count=requesters,
         treating_physicians_count=int(treating or 0),
         response_delay_hours=delays["response"],

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from models import Request
+from models.history import measure
 from tests.conftest import Ess, request_payload
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -88,7 +89,8 @@ def _blank(column: str) -> Any:
 
 
 async def insert(ess: Ess, *, submitted_at: datetime, **values: Any) -> uuid.UUID:
-    """Insert one request row as it would stand after its life (no service involved)."""
+    """Insert one request row as it would stand after its life (no service involved),
+    with the delays ``models.history.record`` derives."""
     request = Request(
         reference=f"TE-T-{next(_counter):06d}",
         status=values.pop("status", "closed"),
@@ -103,6 +105,7 @@ async def insert(ess: Ess, *, submitted_at: datetime, **values: Any) -> uuid.UUI
         patient_key=values.pop("patient_key", uuid.uuid4().hex * 2),
         **values,
     )
+    measure(request)  # what models.history.record would have stored along its life
     async with ess.context.db.transaction() as session:
         session.add(request)
     return request.id

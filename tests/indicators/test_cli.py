@@ -13,6 +13,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from models import Request, Specialty, User
+from models.history import measure
 
 BIN = Path(sys.executable).parent / "ess-router"
 
@@ -56,23 +57,23 @@ def database(env: dict[str, str], tmp_path: Path) -> Path:
         session.add(requester)
         session.flush()
         blank = b"-" if Request.__table__.c.question.type.python_type is bytes else "-"
-        session.add(
-            Request(
-                reference="TE-2025-000001",
-                status="answered",
-                priority="standard",
-                specialty_code="cardiologie",
-                requester_id=requester.id,
-                question=blank,
-                patient=blank,
-                patient_key=uuid.uuid4().hex * 2,
-                consent=True,
-                submitted_at=datetime(2025, 12, 31, 22, 30, tzinfo=UTC),
-                answered_at=datetime(2026, 1, 1, 10, 30, tzinfo=UTC),
-                answer_due_at=datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
-                outcome="advice",
-            )
+        request = Request(
+            reference="TE-2025-000001",
+            status="answered",
+            priority="standard",
+            specialty_code="cardiologie",
+            requester_id=requester.id,
+            question=blank,
+            patient=blank,
+            patient_key=uuid.uuid4().hex * 2,
+            consent=True,
+            submitted_at=datetime(2025, 12, 31, 22, 30, tzinfo=UTC),
+            answered_at=datetime(2026, 1, 1, 10, 30, tzinfo=UTC),
+            answer_due_at=datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
+            outcome="advice",
         )
+        measure(request)  # the delays models.history.record stores
+        session.add(request)
     engine.dispose()
     return path
 
