@@ -29,13 +29,17 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import httpx
+
+if TYPE_CHECKING:
+    from bench.submission_breakdown import Breakdown
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC_PATH = ROOT / "docs" / "benchmarks.md"
@@ -56,6 +60,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 SUBMISSION_DB = "ess_bench_sub"
+BREAKDOWN_DB = "ess_bench_sub_inproc"
+BREAKDOWN_COUNT = 500
 BARE_DB = "ess_bench_bare"
 TARGET_P99_MS = 100.0
 SPECIALIST_CAPACITY = 1000  # the API's maximum (UserCreate.capacity le=1000)
@@ -628,7 +634,12 @@ def command_line(module: str = "bench.submission") -> str:
     return shlex.join([str(python), "-m", module, *sys.argv[1:]])
 
 
-def section(results: list[Result], args: argparse.Namespace, postgres_version: str | None) -> str:
+def section(
+    results: list[Result],
+    args: argparse.Namespace,
+    postgres_version: str | None,
+    breakdowns: Sequence["Breakdown"] = (),
+) -> str:
     facts = machine_facts() + (f", PostgreSQL {postgres_version}" if postgres_version else "")
     notes = [f"- {r.backend} / {r.endpoint}: {n}" for r in results for n in r.notes]
     cpu = [
@@ -639,6 +650,15 @@ def section(results: list[Result], args: argparse.Namespace, postgres_version: s
     ]
     if cpu:
         notes.append("- Server process CPU per request (from `/proc`): " + "; ".join(cpu) + ".")
+    for b in breakdowns:
+        statements = ", ".join(f"{label} {n:g}×" for label, n in b.by_statement.most_common())
+        notes.append(
+            f"- Where a submission's time goes ({b.backend}, in process, "
+            f"{b.submissions} submissions, `bench/submission_breakdown.py`): "
+            f"{b.wall_ms:.2f} ms = {b.statements:.0f} statements {b.statements_ms:.2f} ms "
+            f"({statements}) + Python {b.python_ms:.2f} ms (ORM, driver, event loop, the "
+            f"service's own work); process CPU {b.cpu_ms:.2f} ms."
+        )
     errors = [
         f"- {r.backend} / {r.endpoint} errors: "
         + ", ".join(f"{k} × {v}" for k, v in r.errors.most_common())
@@ -728,8 +748,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run(args: argparse.Namespace) -> list[Result]:
+def run(args: argparse.Namespace) -> tuple[list[Result], list["Breakdown"]]:
+    from bench.submission_breakdown import Breakdown
+    from bench.submission_breakdown import run as run_breakdown
+
     results: list[Result] = []
+    breakdowns: list[Breakdown] = []
     with tempfile.TemporaryDirectory(prefix="ess-bench-") as tmp:
         workdir = Path(tmp)
         for backend in args.backends:
@@ -748,12 +772,24 @@ def run(args: argparse.Namespace) -> list[Result]:
                         ),
                         flush=True,
                     )
+                url = fresh_database(backend, BREAKDOWN_DB, workdir)
+                breakdowns.append(
+                    run_breakdown(
+                        url,
+                        backend,
+                        SUBMISSION_BODY,
+                        args.specialists,
+                        BREAKDOWN_COUNT,
+                        workdir / "breakdown",
+                    )
+                )
+                print(breakdowns[-1].summary(), flush=True)
             finally:
                 if backend == "postgres":
-                    for name in (SUBMISSION_DB, BARE_DB):
+                    for name in (SUBMISSION_DB, BARE_DB, BREAKDOWN_DB):
                         with contextlib.suppress(OSError, asyncpg.PostgresError):
                             drop_postgres(name)
-    return results
+    return results, breakdowns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -764,7 +800,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         postgres_version = asyncio.run(_postgres_version()) if "postgres" in args.backends else None
-        results = run(args)
+        results, breakdowns = run(args)
     except (BenchError, OSError, asyncpg.PostgresError) as exc:
         print(f"bench.submission: {exc}", file=sys.stderr)
         return 1
@@ -778,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(reading(results))
     if args.write_doc:
-        write_doc(section(results, args, postgres_version))
+        write_doc(section(results, args, postgres_version, breakdowns))
         print(f"\nwrote the section {SECTION_TITLE!r} of {DOC_PATH.relative_to(ROOT)}")
     return 1 if any(r.errors for r in results) else 0
 

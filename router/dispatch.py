@@ -171,7 +171,9 @@ async def assign(
     # The request row is written by the ORM with its version check: if another
     # transaction changed it since it was read, this one fails instead of
     # assigning twice (the "conditional update" claim).
-    await session.execute(
+    # Through the connection (Core): no ORM objects to synchronise with this update.
+    connection = await session.connection()
+    await connection.execute(
         TAKE_TURN,
         {"specialist": specialist_id, "specialty": request.specialty_code},
     )

@@ -204,6 +204,9 @@ async def decide_in_database(
     query = statement(
         use_subspecialty and request.subspecialty_code is not None, session.bind.dialect.name
     )
+    # Through the session, for its autoflush: assignments made earlier in this
+    # transaction (a backlog being drained) must reach ``open_count`` before the
+    # pool is judged again. (A submission suspends it: its own row is not written yet.)
     rows = (await session.execute(query, parameters(request, moment))).all()
     chosen: Choice | None = None
     eligible_count = 0
