@@ -28,4 +28,4 @@ async def upgrade_database(url: str) -> None:
 def _upgrade_with(connection) -> None:  # type: ignore[no-untyped-def]
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, "heads")
+    command.upgrade(config, "head")

@@ -1,7 +1,7 @@
 """specialist open count kept by the database
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 
 The dispatcher compares each specialist's open requests (assigned, accepted,
 awaiting information) with their capacity. Counting them per member at every
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

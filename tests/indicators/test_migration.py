@@ -19,7 +19,7 @@ AT = paris(2026, 3, 10, 9, 0)
 def _downgrade_0002(connection) -> None:  # type: ignore[no-untyped-def]
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.downgrade(config, "0002@-1")  # this branch only
+    command.downgrade(config, "0001")  # undoes 0003, then 0002
 
 
 async def stored(ess: Ess) -> dict[str, tuple]:

@@ -8,8 +8,11 @@ checks, after every step, the column against a count of the requests themselves.
 
 import random
 
+from alembic import command
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from migrations import alembic_config, upgrade_database
 from models import OPEN_STATUSES, Request, Role, User
 from tests.conftest import Ess, request_payload
 
@@ -130,3 +133,37 @@ async def test_open_count_matches_the_requests_after_every_action(client, ess: E
         "assign",
     }
     assert any(counted.values())
+
+
+def _downgrade_to_0002(connection) -> None:  # type: ignore[no-untyped-def]
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.downgrade(config, "0002")
+
+
+async def test_upgrade_counts_the_requests_already_open(client, ess: Ess, database_url) -> None:
+    """Migration 0003 starts every specialist's count from the requests they hold."""
+    for _ in range(5):
+        response = await client.post(
+            "/api/v1/requests", json=request_payload(), headers=ess.auth(ess.requesters[0])
+        )
+        assert response.status_code == 201, response.text
+    first = response.json()
+    answered = await client.post(
+        f"/api/v1/requests/{first['id']}/answer",
+        json={"answer": "Avis donné.", "outcome": "advice"},
+        headers=ess.auth(next(s for s in ess.specialists if str(s.id) == first["assignee_id"])),
+    )
+    assert answered.status_code == 200, answered.text
+    await ess.context.db.dispose()
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_downgrade_to_0002)
+    finally:
+        await engine.dispose()
+    await upgrade_database(database_url)
+
+    stored, counted = await stored_and_counted(ess)
+    assert stored == counted
+    assert sum(counted.values()) == 4
