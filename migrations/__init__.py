@@ -29,3 +29,19 @@ def _upgrade_with(connection) -> None:  # type: ignore[no-untyped-def]
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+
+
+async def downgrade_database(url: str, revision: str) -> None:
+    """Undo the migrations after ``revision`` on the database at ``url`` (tests, rollbacks)."""
+    engine = create_async_engine(url)
+
+    def downgrade(connection) -> None:  # type: ignore[no-untyped-def]
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade)
+    finally:
+        await engine.dispose()

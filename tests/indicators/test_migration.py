@@ -3,23 +3,15 @@
 from datetime import timedelta
 
 import pytest
-from alembic import command
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from migrations import alembic_config, upgrade_database
+from migrations import downgrade_database, upgrade_database
 from models import Request
 from tests.conftest import Ess
 from tests.indicators import insert, paris
 
 DELAYS = ("response_hours", "acknowledge_hours", "appointment_days", "answered_in_time")
 AT = paris(2026, 3, 10, 9, 0)
-
-
-def _downgrade_0002(connection) -> None:  # type: ignore[no-untyped-def]
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.downgrade(config, "0001")  # undoes 0003, then 0002
 
 
 async def stored(ess: Ess) -> dict[str, tuple]:
@@ -72,12 +64,7 @@ async def test_upgrade_fills_existing_rows(ess: Ess, database_url: str) -> None:
     assert expected[ids[0]] == (6.0, 0.25, 10.0, True)
 
     await ess.context.db.dispose()
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_downgrade_0002)
-    finally:
-        await engine.dispose()
+    await downgrade_database(database_url, "0001")  # undoes 0003, then 0002
     await upgrade_database(database_url)
 
     found = await stored(ess)

@@ -8,11 +8,9 @@ checks, after every step, the column against a count of the requests themselves.
 
 import random
 
-from alembic import command
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from migrations import alembic_config, upgrade_database
+from migrations import downgrade_database, upgrade_database
 from models import OPEN_STATUSES, Request, Role, User
 from tests.conftest import Ess, request_payload
 
@@ -135,12 +133,6 @@ async def test_open_count_matches_the_requests_after_every_action(client, ess: E
     assert any(counted.values())
 
 
-def _downgrade_to_0002(connection) -> None:  # type: ignore[no-untyped-def]
-    config = alembic_config()
-    config.attributes["connection"] = connection
-    command.downgrade(config, "0002")
-
-
 async def test_upgrade_counts_the_requests_already_open(client, ess: Ess, database_url) -> None:
     """Migration 0003 starts every specialist's count from the requests they hold."""
     for _ in range(5):
@@ -156,12 +148,7 @@ async def test_upgrade_counts_the_requests_already_open(client, ess: Ess, databa
     )
     assert answered.status_code == 200, answered.text
     await ess.context.db.dispose()
-    engine = create_async_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_downgrade_to_0002)
-    finally:
-        await engine.dispose()
+    await downgrade_database(database_url, "0002")
     await upgrade_database(database_url)
 
     stored, counted = await stored_and_counted(ess)
