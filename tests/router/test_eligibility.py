@@ -203,3 +203,73 @@ async def test_database_rules_match_the_pure_model(context, pool, instant, reque
         (e.id, e.reason) for e in expected.excluded
     }
     assert in_database.excluded_counts == expected.excluded_counts
+
+
+async def test_a_large_pool_lists_the_first_excluded_by_name_and_counts_them_all(context):
+    """Past EXPLAIN_LIMIT excluded, the event keeps the first by name and every count."""
+    from router.eligibility import EXPLAIN_LIMIT
+
+    now = INSTANTS[0].astimezone(ZoneInfo("UTC"))
+    moment = Moment.at(now, CALENDAR, PARIS)
+    # 300 specialists: names in an order that differs from their ids and rotations,
+    # accents included (code-point order, as the pure model sorts).
+    names = [f"Dr {'ÉA'[i % 2]}{(i * 7919) % 300:03d}" for i in range(300)]
+    async with context.db.transaction() as session:
+        session.add(Specialty(code="cardiologie", name="Cardiologie"))
+        await session.flush()
+        session.add(Subspecialty(specialty_code="cardiologie", code="rythmo", name="Rythmo"))
+        requester = User(role=Role.REQUESTER, email="gp@cabinet-test.fr", name="GP", created_at=now)
+        session.add(requester)
+        users = [
+            User(
+                role=Role.SPECIALIST,
+                email=f"s{i}@ess-test.fr",
+                name=name,
+                specialty_code="cardiologie",
+                capacity=2,
+                # 150 inactive, 100 who do not cover the sub-specialty, 50 eligible
+                active=i % 6 not in (0, 3, 5),
+                rotation=(i * 37) % 300,
+                created_at=now,
+            )
+            for i, name in enumerate(names)
+        ]
+        session.add_all(users)
+        await session.flush()
+        covering = [u for i, u in enumerate(users) if u.active and i % 3 != 1]
+        session.add_all(
+            UserSubspecialty(user_id=u.id, specialty_code="cardiologie", subspecialty_code="rythmo")
+            for u in covering
+        )
+        request = Request(
+            reference="TE-2026-999999",
+            status=Status.PENDING,
+            priority=Priority.STANDARD,
+            specialty_code="cardiologie",
+            subspecialty_code="rythmo",
+            requester_id=requester.id,
+            question=b"q",
+            patient=b"{}",
+            consent=True,
+            submitted_at=now,
+        )
+        session.add(request)
+        await session.flush()
+        in_database = await decide_in_database(session, request, moment, use_subspecialty=True)
+    covered = {u.id for u in covering}
+    expected = decide(
+        Candidate(
+            id=u.id,
+            name=u.name,
+            rotation=u.rotation,
+            active=u.active,
+            in_pool=u.id in covered,
+            capacity=2,
+        )
+        for u in users
+    )
+    assert sum(expected.excluded_counts.values()) > EXPLAIN_LIMIT
+    assert in_database.chosen == expected.chosen
+    assert in_database.eligible_count == expected.eligible_count == len(covering)
+    assert in_database.excluded_counts == expected.excluded_counts
+    assert list(in_database.excluded) == list(expected.excluded[:EXPLAIN_LIMIT])
