@@ -470,7 +470,7 @@ def reading(results: list[Result]) -> str:
     sentences.append(
         "The filtering is in SQL: one query judges each member once (a column comparison "
         "for capacity, set look-ups for sub-specialty, schedule, absence and declines) and "
-        f"Python reads at most {EXPLAIN_LIMIT + 9} rows. Per member at {largest}: "
+        f"Python reads at most {EXPLAIN_LIMIT + 10} rows. Per member at {largest}: "
         f"{per_member}; the query alone is {share} of a decision."
     )
     return " ".join(sentences[:4])

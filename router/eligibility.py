@@ -146,7 +146,7 @@ def statement(use_subspecialty: bool, dialect: str) -> Select[tuple[int, uuid.UU
 
     It judges every member of the pool once, into a materialised CTE (``reason``:
     the first rule failed, NULL for the eligible), then reads that small table
-    three times and returns at most ``EXPLAIN_LIMIT + 9`` rows, tagged by ``part``
+    three times and returns at most ``EXPLAIN_LIMIT + 10`` rows, tagged by ``part``
     and in this order:
 
     - ``0``, the best: the eligible member first in the rotation (least recently
