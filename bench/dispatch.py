@@ -57,7 +57,7 @@ from bench.submission import (
     ROOT,
     BenchError,
     _postgres_version,
-    backend_list,
+    add_common_options,
     command_line,
     machine_facts,
     write_doc,
@@ -541,19 +541,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--sizes", default="10,100,1000,10000", help="pool sizes (10,100,1000,10000)"
     )
-    parser.add_argument(
-        "--backends",
-        type=backend_list,
-        default="sqlite,postgres",
-        help="comma-separated: sqlite,postgres",
-    )
     parser.add_argument("--repeat", type=int, default=200, help="timed decisions per size (200)")
     parser.add_argument(
         "--explain", action="store_true", help="print the query plans of each size's queries"
     )
-    parser.add_argument(
-        "--write-doc", action="store_true", help=f"record the table in {DOC_PATH.name}"
-    )
+    add_common_options(parser)
     args = parser.parse_args(argv)
     try:
         args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]

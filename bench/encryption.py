@@ -64,7 +64,7 @@ from bench.submission import (
     SUBMISSION_BODY,
     BenchError,
     _postgres_version,
-    backend_list,
+    add_common_options,
     command_line,
     free_port,
     fresh_database,
@@ -746,15 +746,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--seconds", type=float, default=20.0, help="alternating submissions per backend (20)"
     )
     parser.add_argument("--repeat", type=int, default=3, help="transfers per file size (3)")
-    parser.add_argument(
-        "--backends",
-        type=backend_list,
-        default="sqlite,postgres",
-        help="comma-separated: sqlite,postgres",
-    )
-    parser.add_argument(
-        "--write-doc", action="store_true", help=f"record the tables in {DOC_PATH.name}"
-    )
+    add_common_options(parser)
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.repeat < 1:
         parser.error("--seconds and --repeat must be positive")

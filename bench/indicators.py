@@ -93,7 +93,7 @@ from bench.submission import (
     ROOT,
     BenchError,
     _postgres_version,
-    backend_list,
+    add_common_options,
     command_line,
     machine_facts,
     postgres_url,
@@ -857,17 +857,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--years", default="1,10", help="years the requests are spread over, ending 2025 (1,10)"
     )
-    parser.add_argument(
-        "--backends",
-        type=backend_list,
-        default="sqlite,postgres",
-        help="comma-separated: sqlite,postgres",
-    )
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per period (3)")
     parser.add_argument("--explain", action="store_true", help="print the year's query plans")
-    parser.add_argument(
-        "--write-doc", action="store_true", help=f"record the table in {DOC_PATH.name}"
-    )
+    add_common_options(parser)
     parser.add_argument("--workdir", default=None, help="where SQLite files go (a temp dir)")
     parser.add_argument(
         "--reuse", action="store_true", help="keep the databases and reuse them when they match"

@@ -48,7 +48,7 @@ from bench.submission import (
     ROOT,
     BenchError,
     _postgres_version,
-    backend_list,
+    add_common_options,
     command_line,
     free_port,
     machine_facts,
@@ -613,17 +613,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--batch-sizes", default="100,500", help="batch sizes (100,500)")
     parser.add_argument(
-        "--backends",
-        type=backend_list,
-        default="sqlite,postgres",
-        help="comma-separated: sqlite,postgres",
-    )
-    parser.add_argument(
         "--no-trace", dest="trace", action="store_false", help="skip the tracemalloc drains"
     )
-    parser.add_argument(
-        "--write-doc", action="store_true", help=f"record the table in {DOC_PATH.name}"
-    )
+    add_common_options(parser)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -71,7 +71,7 @@ from bench.submission import (
     ROOT,
     BenchError,
     _postgres_version,
-    backend_list,
+    add_common_options,
     command_line,
     machine_facts,
     postgres_url,
@@ -817,15 +817,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--due", default="10,100,1000", help="due deadlines per run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per number due (3)")
     parser.add_argument("--repeat", type=int, default=50, help="ticks with nothing due (50)")
-    parser.add_argument(
-        "--backends",
-        type=backend_list,
-        default="sqlite,postgres",
-        help="comma-separated: sqlite,postgres",
-    )
-    parser.add_argument(
-        "--write-doc", action="store_true", help=f"record the table in {DOC_PATH.name}"
-    )
+    add_common_options(parser)
     args = parser.parse_args(argv)
     try:
         args.due = [int(k) for k in args.due.split(",") if k.strip()]

@@ -721,12 +721,8 @@ def backend_list(text: str) -> list[str]:
     return backends
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.submission", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--seconds", type=float, default=30.0, help="load per target (30)")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """``--backends`` and ``--write-doc``, which every benchmark takes."""
     parser.add_argument(
         "--backends",
         type=backend_list,
@@ -734,14 +730,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated: sqlite,postgres",
     )
     parser.add_argument(
+        "--write-doc", action="store_true", help=f"record the results in {DOC_PATH.name}"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.submission", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--seconds", type=float, default=30.0, help="load per target (30)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
+    parser.add_argument(
         "--specialists",
         type=int,
         default=10,
         help=f"specialists of capacity {SPECIALIST_CAPACITY} to dispatch among (10)",
     )
-    parser.add_argument(
-        "--write-doc", action="store_true", help=f"record the table in {DOC_PATH.name}"
-    )
+    add_common_options(parser)
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.clients < 1 or args.specialists < 1:
         parser.error("--seconds, --clients and --specialists must be positive")
@@ -772,16 +777,8 @@ def run(args: argparse.Namespace) -> tuple[list[Result], list["Breakdown"]]:
                         ),
                         flush=True,
                     )
-                url = fresh_database(backend, BREAKDOWN_DB, workdir)
                 breakdowns.append(
-                    run_breakdown(
-                        url,
-                        backend,
-                        SUBMISSION_BODY,
-                        args.specialists,
-                        BREAKDOWN_COUNT,
-                        workdir / "breakdown",
-                    )
+                    run_breakdown(backend, BREAKDOWN_DB, workdir, SUBMISSION_BODY, BREAKDOWN_COUNT)
                 )
                 print(breakdowns[-1].summary(), flush=True)
             finally:

@@ -1,7 +1,8 @@
 """Where one submission's time goes, measured in process (no HTTP): a part of ``bench.submission``.
 
-On a fresh, migrated database seeded like the HTTP run (one specialty, N specialists
-of ample capacity, one requester), ``app.services.requests.submit`` runs inside
+On a fresh, migrated database seeded as ``bench.encryption`` seeds it (one specialty,
+ten specialists nobody ever fills, one requester; the service's settings, a clock
+frozen on a Tuesday morning), ``app.services.requests.submit`` runs inside
 ``Database.transaction()`` (commit and audit chain included) one submission after
 the other, with SQLAlchemy's cursor events timing every statement the transaction
 sends. The rest of the time is Python: the ORM, the driver, the event loop and the
@@ -16,18 +17,14 @@ from pathlib import Path
 
 from sqlalchemy import event
 
-from app.context import AppContext
-from app.services import requests as service
-from app.services.specialties import create_specialty
-from app.services.users import create_user
-from config import Settings, SystemClock
-from migrations import upgrade_database
-from models import RequestCreate, Role, SpecialtyCreate, Status, UserCreate
-from models.database import Database
-from models.specialty import SubspecialtyCreate
+from app.services.requests import submit
+from bench.common import NOW, bench_context, migrated_database
+from bench.encryption import populate
+from models import RequestCreate, Status, User
+from security.crypto import KeyRing
+from security.vault import Vault
 
 WARMUP = 30
-SECRET_KEY = "bench-breakdown-secret-key-0123456789abcdef"
 
 
 @dataclass
@@ -53,53 +50,17 @@ class Breakdown:
 
 
 async def measure(
-    url: str, backend: str, body: dict[str, object], specialists: int, count: int, data_dir: Path
+    backend: str, database: str, workdir: Path, body: dict[str, object], count: int
 ) -> Breakdown:
-    await upgrade_database(url)
-    settings = Settings(
-        database_url=url,
-        secret_key=SECRET_KEY,
-        data_dir=data_dir,
-        sla={"calendar": "24/7"},  # type: ignore[arg-type]
-    )
-    context = AppContext(settings=settings, db=Database(url), clock=SystemClock())
+    url = await migrated_database(backend, database, workdir)
+    requester_id = await populate(url)
+    context = bench_context(url, NOW)
     try:
-        now = context.clock.now()
-        async with context.db.transaction() as session:
-            await create_specialty(
-                session,
-                SpecialtyCreate(
-                    code=str(body["specialty"]),
-                    name="Cardiologie",
-                    subspecialties=[
-                        SubspecialtyCreate(code=str(body["subspecialty"]), name="Rythmologie")
-                    ],
-                ),
-            )
-        async with context.db.transaction() as session:
-            for index in range(specialists):
-                await create_user(
-                    session,
-                    UserCreate(
-                        role=Role.SPECIALIST,
-                        email=f"specialiste{index}@bench.ess.fr",
-                        name=f"Dr Spécialiste {index:02d}",
-                        specialty=str(body["specialty"]),
-                        subspecialties=[str(body["subspecialty"])],
-                        capacity=1000,
-                    ),
-                    now=now,
-                    default_capacity=5,
-                )
-            requester = await create_user(
-                session,
-                UserCreate(
-                    role=Role.REQUESTER, email="demandeur@bench.ess.fr", name="Dr Demandeur"
-                ),
-                now=now,
-                default_capacity=5,
-            )
+        async with context.db.reading() as session:
+            requester = await session.get(User, requester_id)
+        assert requester is not None
         data = RequestCreate.model_validate(body)
+        vault = Vault(KeyRing.generate())
         counts: Counter[str] = Counter()
         seconds: Counter[str] = Counter()
         started: dict[int, tuple[float, str]] = {}
@@ -107,8 +68,7 @@ async def measure(
 
         def before(conn, cursor, statement, parameters, ctx, executemany) -> None:  # type: ignore[no-untyped-def]
             words = statement.split()
-            label = " ".join(words[:3]) if words else "?"
-            started[id(conn)] = (time.perf_counter(), label)
+            started[id(conn)] = (time.perf_counter(), " ".join(words[:3]) if words else "?")
 
         def after(conn, cursor, statement, parameters, ctx, executemany) -> None:  # type: ignore[no-untyped-def]
             begun, label = started.pop(id(conn))
@@ -117,13 +77,8 @@ async def measure(
 
         async def submit_one() -> None:
             async with context.db.transaction() as session:
-                request = await service.submit(
-                    session,
-                    requester,
-                    data,
-                    now=context.clock.now(),
-                    policy=context.policy,
-                    vault=context.vault,
+                request = await submit(
+                    session, requester, data, now=NOW, policy=context.policy, vault=vault
                 )
             if request.status != Status.ASSIGNED:
                 raise RuntimeError(f"submission left {request.status}, not assigned")
@@ -153,6 +108,6 @@ async def measure(
 
 
 def run(
-    url: str, backend: str, body: dict[str, object], specialists: int, count: int, data_dir: Path
+    backend: str, database: str, workdir: Path, body: dict[str, object], count: int
 ) -> Breakdown:
-    return asyncio.run(measure(url, backend, body, specialists, count, data_dir))
+    return asyncio.run(measure(backend, database, workdir, body, count))

@@ -7,7 +7,6 @@ from sqlalchemy import ColumnElement, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
-    OPEN_STATUSES,
     Action,
     AnswerCreate,
     CloseCreate,
@@ -385,13 +384,8 @@ async def assign_manually(
         raise InvalidInputError(f"{target.name} a déjà décliné cette demande.", field="assignee_id")
     if request.assignee_id == target.id:
         raise ConflictError(f"La demande est déjà attribuée à {target.name}.")
-    open_count = (
-        await session.execute(
-            select(func.count()).where(
-                Request.assignee_id == target.id, Request.status.in_(list(OPEN_STATUSES))
-            )
-        )
-    ).scalar_one()
+    # Loaded just above in this transaction: the count the triggers keep (migration 0003).
+    open_count = target.open_count
     over = open_count >= (target.capacity or 0)
     reason = f"attribution manuelle par {coordinator.name}"
     if over:
