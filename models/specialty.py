@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated
 
 from pydantic import StringConstraints, field_validator
-from sqlalchemy import ForeignKeyConstraint
+from sqlalchemy import ForeignKeyConstraint, Index
 from sqlmodel import Field, SQLModel
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
@@ -62,6 +62,8 @@ class UserSubspecialty(SQLModel, table=True):
             ["specialty_code", "subspecialty_code"],
             ["subspecialty.specialty_code", "subspecialty.code"],
         ),
+        # The dispatcher's "who covers this sub-specialty?" (migration 0004).
+        Index("ix_user_subspecialty_members", "subspecialty_code", "user_id"),
     )
 
     user_id: uuid.UUID = Field(foreign_key="user.id", primary_key=True)
