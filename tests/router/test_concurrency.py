@@ -1,7 +1,8 @@
-"""Two real server processes on one PostgreSQL database, hammered at once.
+"""Concurrency on PostgreSQL: two real server processes on one database, hammered at once.
 
 No request is assigned twice, no capacity is exceeded, nothing is lost, and the
 specialists who stayed eligible throughout share the work within one request.
+And a specialty whose dispatcher is busy makes no other specialty wait.
 """
 
 import asyncio
@@ -9,13 +10,15 @@ import itertools
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select
 
 from app.auth import build_jwt_auth, issue_token
-from models import EventKind, Request, RequestEvent, Role, Status
-from tests.conftest import Ess, request_payload
+from app.services.specialties import create_specialty
+from models import EventKind, Request, RequestEvent, Role, SpecialtyCreate, Status
+from tests.conftest import Ess, asyncpg_dsn, request_payload
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.postgres
@@ -185,3 +188,69 @@ async def test_two_processes_never_double_assign_or_overfill(
             and e.assignee_id in decliners
         ]
         assert len(later) == len(decliners), "a request went back to someone who declined it"
+
+
+async def test_a_submission_waiting_for_its_specialty_does_not_hold_up_another(
+    ess: Ess, client: httpx.AsyncClient, settings
+) -> None:
+    """While cardiology's dispatcher is busy, a dermatology request still goes through.
+
+    Submissions of one specialty take turns on its pool lock before they touch
+    anything shared (the yearly reference counter), so the wait stays in that
+    specialty.
+    """
+    async with ess.context.db.transaction() as session:
+        await create_specialty(session, SpecialtyCreate(code="dermatologie", name="Dermatologie"))
+    await ess.add_user(
+        role=Role.SPECIALIST,
+        email="dermato@ess-test.fr",
+        name="Dr Dermato",
+        specialty="dermatologie",
+        capacity=5,
+    )
+    headers = ess.auth(ess.requesters[0])
+    busy = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        # Cardiology's dispatcher busy, as during a long decline or a backlog drain.
+        holder = busy.transaction()
+        await holder.start()
+        await busy.execute("SELECT pg_advisory_xact_lock(hashtext('dispatch:cardiologie'))")
+        cardiology = asyncio.create_task(
+            client.post("/api/v1/requests", json=request_payload(), headers=headers)
+        )
+        await wait_for_lock_waiter(busy)
+        assert not cardiology.done()
+
+        dermatology = await asyncio.wait_for(
+            client.post(
+                "/api/v1/requests",
+                json=request_payload(specialty="dermatologie", subspecialty=None),
+                headers=headers,
+            ),
+            timeout=10,
+        )
+        assert dermatology.status_code == 201, dermatology.text
+        assert dermatology.json()["status"] == "assigned"
+        assert not cardiology.done()  # still waiting for its turn
+
+        await holder.commit()
+        waited = await asyncio.wait_for(cardiology, timeout=10)
+        assert waited.status_code == 201, waited.text
+        assert waited.json()["status"] == "assigned"
+        # References follow the order in which numbers were handed out.
+        assert dermatology.json()["reference"] < waited.json()["reference"]
+    finally:
+        await busy.close()
+
+
+async def wait_for_lock_waiter(observer: asyncpg.Connection) -> None:
+    """Wait until some session of this database is blocked on an advisory lock."""
+    for _ in range(200):
+        waiting = await observer.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError("the cardiology submission never waited for its pool lock")
