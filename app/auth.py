@@ -29,7 +29,7 @@ async def retrieve_user(
         user_id = uuid.UUID(token.sub)
     except ValueError:
         return None
-    async with context.db.reading() as session:
+    async with context.db.single_read() as session:
         user = await session.get(User, user_id)
     if user is None or not user.active:
         raise NotAuthorizedException("Ce compte n'existe plus ou a été désactivé.")

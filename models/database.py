@@ -24,6 +24,8 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from models import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option of ``Database.single_read`` on SQLite: no BEGIN around the statement.
+ONE_STATEMENT = "ess_one_statement"
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
@@ -56,6 +58,8 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(ONE_STATEMENT):
+            return  # SQLite's own implicit transaction around the one statement suffices
         connection.exec_driver_sql(begin)
 
     return engine
@@ -83,6 +87,14 @@ class Database:
             self.write_engine = self.read_engine = engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # One statement needs no transaction of its own: no BEGIN and no ROLLBACK
+        # around it (two round trips, or trips to SQLite's thread, saved).
+        one_statement = (
+            {ONE_STATEMENT: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"}
+        )
+        self._single_reader = async_sessionmaker(
+            self.read_engine, expire_on_commit=False, execution_options=one_statement
+        )
 
     @property
     def dialect(self) -> str:
@@ -106,6 +118,17 @@ class Database:
         Closing (not rolling back) leaves loaded objects readable after the block.
         """
         async with self._reader() as session:
+            yield session
+
+    @asynccontextmanager
+    async def single_read(self) -> AsyncIterator[AsyncSession]:
+        """Yield a session for exactly one read statement (the authenticated user, say).
+
+        Without a transaction around it, the statement sees the latest committed data
+        like any other; two statements here could see two different moments, so
+        anything reading more than once uses ``reading()``.
+        """
+        async with self._single_reader() as session:
             yield session
 
     async def ping(self) -> None:

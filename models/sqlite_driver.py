@@ -8,8 +8,10 @@ rows, close the cursor. Here the cursor is opened, executed, read and closed in
 submission sends about a dozen statements: this saves a third of its time on
 SQLite (measured in ``docs/benchmarks.md``).
 
-Only the cursor changes. Connections, transactions, error translation and pooling
-are SQLAlchemy's and aiosqlite's own; ``Database`` passes this module to
+A rollback with no transaction open (the pool's reset of a connection that just
+committed) makes no trip at all: it would do nothing. Everything else about
+connections, transactions, error translation and pooling is SQLAlchemy's and
+aiosqlite's own; ``Database`` passes this module to
 ``create_async_engine(module=...)`` in place of the one the dialect would import.
 It uses two private names, which the version ranges in ``pyproject.toml`` pin:
 aiosqlite's ``Connection._execute`` (run a function on the connection's thread,
@@ -104,6 +106,15 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor
+
+    def rollback(self) -> None:
+        # Outside a transaction a rollback does nothing (sqlite3's own rollback()
+        # checks the same flag before sending anything), so skip the trip. The pool
+        # rolls back every connection handed back, most of them just committed.
+        raw = self._connection._connection
+        if raw is not None and not raw.in_transaction:
+            return
+        super().rollback()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

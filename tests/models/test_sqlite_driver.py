@@ -138,3 +138,36 @@ async def test_a_failing_statement_raises_the_usual_error_and_writes_nothing(
     async with db.reading() as session:
         found = await session.scalar(select(User.id).where(User.email == "suivant@ess.test"))
     assert isinstance(found, uuid.UUID)
+
+
+async def test_a_committed_write_costs_begin_statement_and_commit_only(
+    db: Database, trips: list[str]
+) -> None:
+    await add_specialty(db)
+    trips.clear()
+    async with db.transaction() as session:
+        session.add(specialist("dr@ess.test"))
+    # BEGIN IMMEDIATE, the INSERT, COMMIT: handing the connection back to the pool
+    # sends no ROLLBACK, since there is no transaction left to roll back.
+    assert trips == ["run", "run", "commit"]
+
+
+async def test_a_single_read_is_one_statement_with_no_transaction(
+    db: Database, trips: list[str]
+) -> None:
+    await add_specialty(db)
+    async with db.transaction() as session:
+        session.add(specialist("dr@ess.test"))
+    async with db.single_read() as session:  # the reading connection opened (PRAGMAs…)
+        await session.scalar(select(func.count()).select_from(User))
+    trips.clear()
+    async with db.single_read() as session:
+        found = await session.scalar(select(User.name).where(User.email == "dr@ess.test"))
+    assert found == "Dr Essai"
+    assert trips == ["run"]  # no BEGIN before it, no ROLLBACK after it
+
+    trips.clear()
+    async with db.reading() as session:  # several reads: one snapshot, BEGIN … ROLLBACK
+        await session.scalar(select(func.count()).select_from(User))
+        await session.scalar(select(func.count()).select_from(Specialty))
+    assert trips == ["run", "run", "run", "rollback"]
