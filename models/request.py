@@ -306,7 +306,11 @@ class RequestEvent(SQLModel, table=True):
 
     # Insertion order: several events of one transaction share the same instant.
     seq: int | None = Field(default=None, primary_key=True)
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, unique=True)
+    # The sentinel lets the events of one flush go in one INSERT … RETURNING seq:
+    # the returned keys are matched to their rows by this client-made id.
+    id: uuid.UUID = Field(
+        default_factory=uuid.uuid4, unique=True, sa_column_kwargs={"insert_sentinel": True}
+    )
     request_id: uuid.UUID = Field(foreign_key="request.id")
     at: datetime
     kind: EventKind = Field(sa_type=String(30))
