@@ -44,13 +44,33 @@ class DispatchPolicy:
     fallback_to_specialty: bool = True
 
 
+# session.info key: (the transaction, the pools it has locked).
+_LOCKED_POOLS = "locked_pools"
+
+
 async def lock_pool(session: AsyncSession, specialty_code: str) -> None:
-    """Serialise the dispatches of one specialty (PostgreSQL; SQLite writers are serial)."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:pool))"),
-            {"pool": f"dispatch:{specialty_code}"},
-        )
+    """Serialise the dispatches of one specialty (PostgreSQL; SQLite writers are serial).
+
+    The lock lasts until the transaction ends, so only the first call of a
+    transaction goes to the database: the services lock before they change a
+    pool, then call ``dispatch`` or ``drain_pending``, which lock again.
+    """
+    if session.bind.dialect.name != "postgresql":
+        return
+    held = session.info.get(_LOCKED_POOLS)
+    current = session.sync_session.get_transaction()
+    if held is not None and current is not None and held[0] is current:
+        if specialty_code in held[1]:
+            return
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:pool))"),
+        {"pool": f"dispatch:{specialty_code}"},
+    )
+    current = session.sync_session.get_transaction()
+    if held is None or held[0] is not current:
+        held = (current, set())
+        session.info[_LOCKED_POOLS] = held
+    held[1].add(specialty_code)
 
 
 async def dispatch(

@@ -13,11 +13,14 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import build_jwt_auth, issue_token
 from app.services.specialties import create_specialty
 from models import EventKind, Request, RequestEvent, Role, SpecialtyCreate, Status
+from router import lock_pool
 from tests.conftest import Ess, asyncpg_dsn, request_payload
 from tests.servers import ServerProcess
 
@@ -254,3 +257,48 @@ async def wait_for_lock_waiter(observer: asyncpg.Connection) -> None:
             return
         await asyncio.sleep(0.025)
     raise AssertionError("the cardiology submission never waited for its pool lock")
+
+
+async def test_a_pool_lock_is_taken_once_per_transaction_and_again_in_the_next(
+    context, settings
+) -> None:
+    """Services lock, then dispatch locks again: one statement, and never a stale belief."""
+    sent: list[str] = []
+    engine = context.db.write_engine.sync_engine
+
+    def spy(conn, cursor, statement, parameters, ctx, executemany) -> None:  # type: ignore[no-untyped-def]
+        if "pg_advisory_xact_lock" in statement:
+            sent.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", spy)
+    observer = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+
+        async def held_elsewhere(pool: str) -> bool:
+            free = await observer.fetchval(
+                "SELECT pg_try_advisory_lock(hashtext($1))", f"dispatch:{pool}"
+            )
+            if free:
+                await observer.execute(
+                    "SELECT pg_advisory_unlock(hashtext($1))", f"dispatch:{pool}"
+                )
+            return not free
+
+        async with AsyncSession(context.db.write_engine) as session:
+            await lock_pool(session, "cardiologie")
+            await lock_pool(session, "cardiologie")
+            await lock_pool(session, "dermatologie")
+            assert len(sent) == 2
+            assert await held_elsewhere("cardiologie")
+            await session.commit()
+            assert not await held_elsewhere("cardiologie")
+
+            # The same session, a new transaction: the lock is taken for real again.
+            await lock_pool(session, "cardiologie")
+            assert len(sent) == 3
+            assert await held_elsewhere("cardiologie")
+            await session.rollback()
+            assert not await held_elsewhere("cardiologie")
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", spy)
+        await observer.close()
