@@ -82,6 +82,11 @@ def note(
     )
 
 
+# Built once: a statement made anew at every commit is compiled-cache-keyed anew.
+_HEAD = select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+_APPEND = insert(AuditEntry.__table__)  # type: ignore[arg-type]
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
@@ -89,12 +94,7 @@ def _write_pending(session: Session) -> None:
         return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtext('audit-chain'))"))
-    previous = (
-        session.execute(
-            select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
-        ).scalar_one_or_none()
-        or GENESIS
-    )
+    previous = session.execute(_HEAD).scalar_one_or_none() or GENESIS
     rows = []
     for entry in pending:
         digest = entry_hash(previous, **entry)
@@ -102,7 +102,7 @@ def _write_pending(session: Session) -> None:
         previous = digest
     # Core, not the ORM's bulk insert: every row has the same keys, so this is one
     # statement (the ORM would split the rows whose actor is unknown).
-    session.connection().execute(insert(AuditEntry.__table__), rows)  # type: ignore[arg-type]
+    session.connection().execute(_APPEND, rows)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, text, true
+from sqlalchemy import ColumnElement, bindparam, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
@@ -123,6 +123,18 @@ async def next_reference(session: AsyncSession, year: int) -> str:
     return f"TE-{year}-{number:06d}"
 
 
+# The specialty and, when asked, its sub-specialty (NULL when unknown); built once.
+FIND_SPECIALTY = (
+    select(Specialty.code, Subspecialty.code)
+    .outerjoin(
+        Subspecialty,
+        (Subspecialty.specialty_code == Specialty.code)
+        & (Subspecialty.code == bindparam("subspecialty")),
+    )
+    .where(Specialty.code == bindparam("specialty"))
+)
+
+
 async def submit(
     session: AsyncSession,
     requester: User,
@@ -135,13 +147,7 @@ async def submit(
     """Record a new request and dispatch it at once."""
     found = (
         await session.execute(
-            select(Specialty.code, Subspecialty.code)
-            .outerjoin(
-                Subspecialty,
-                (Subspecialty.specialty_code == Specialty.code)
-                & (Subspecialty.code == data.subspecialty),
-            )
-            .where(Specialty.code == data.specialty)
+            FIND_SPECIALTY, {"specialty": data.specialty, "subspecialty": data.subspecialty}
         )
     ).first()
     if found is None:
