@@ -76,6 +76,19 @@ class PatientIdentity(SQLModel):
 # writers that read the same state cannot both apply a transition (StaleDataError).
 _version_column = Column("version", Integer, nullable=False)
 
+# The columns the indicators' cube groups by and those it aggregates (its two indexes).
+_CUBE_GROUPS = ("priority", "specialty_code", "subspecialty_code", "assignee_id")
+_CUBE_MEASURES = (
+    "status",
+    "outcome",
+    "response_hours",
+    "acknowledge_hours",
+    "appointment_days",
+    "answered_in_time",
+    "usefulness",
+    "referral_avoided",
+)
+
 
 class Request(SQLModel, table=True):
     __mapper_args__ = {"version_id_col": _version_column}
@@ -93,39 +106,16 @@ class Request(SQLModel, table=True):
         Index(
             "ix_request_indicator_period",
             "submitted_at",
-            postgresql_include=[
-                "priority",
-                "specialty_code",
-                "subspecialty_code",
-                "assignee_id",
-                "status",
-                "outcome",
-                "response_hours",
-                "acknowledge_hours",
-                "appointment_days",
-                "answered_in_time",
-                "usefulness",
-                "referral_avoided",
-            ],
+            postgresql_include=[*_CUBE_GROUPS, *_CUBE_MEASURES],
             sqlite_where=text("0"),
         ),
         # SQLite, which groups only by sorting: one contiguous range per (priority,
         # specialty, sub-specialty, specialist, month), in order.
         Index(
             "ix_request_indicator_cells",
-            "priority",
-            "specialty_code",
-            "subspecialty_code",
-            "assignee_id",
+            *_CUBE_GROUPS,
             "submitted_at",
-            "status",
-            "outcome",
-            "response_hours",
-            "acknowledge_hours",
-            "appointment_days",
-            "answered_in_time",
-            "usefulness",
-            "referral_avoided",
+            *_CUBE_MEASURES,
             postgresql_where=text("false"),
         ),
         # Each delay in order, for its median and 90th percentile without a sort.
