@@ -6,6 +6,7 @@ that calls the service's functions directly (no HTTP) needs on top.
 """
 
 import asyncio
+import contextlib
 import math
 import uuid
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.ext.compiler import compiles
@@ -43,9 +45,14 @@ async def migrated_database(backend: str, name: str, workdir: Path) -> str:
 
 
 def drop_database(backend: str, name: str) -> None:
-    """Drop a scratch PostgreSQL database (call it outside the event loop)."""
+    """Drop a scratch PostgreSQL database (call it outside the event loop).
+
+    A database left behind is not the run's failure: errors are swallowed, and the
+    next run drops it before creating it again.
+    """
     if backend == "postgres":
-        drop_postgres(name)
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            drop_postgres(name)
 
 
 def bench_context(url: str, now: datetime) -> AppContext:

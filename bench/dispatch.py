@@ -18,7 +18,6 @@ scratch database ``ess_bench_dispatch`` is created and dropped by the run.
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import math
 import os
@@ -53,11 +52,10 @@ from bench.common import (
 )
 from bench.dataset import USER_TABLE, insert_rows, model_row, request_row, user_row
 from bench.submission import (
-    DOC_PATH,
-    ROOT,
     BenchError,
     _postgres_version,
     add_common_options,
+    bench_parser,
     command_line,
     machine_facts,
     write_doc,
@@ -535,9 +533,7 @@ def section(results: list[Result], args: argparse.Namespace, postgres_version: s
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.dispatch", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("bench.dispatch", __doc__)
     parser.add_argument(
         "--sizes", default="10,100,1000,10000", help="pool sizes (10,100,1000,10000)"
     )
@@ -573,8 +569,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                     for line in plan_notes([result]):
                         print(line)
             finally:
-                with contextlib.suppress(OSError, asyncpg.PostgresError):
-                    await asyncio.to_thread(drop_database, backend, DATABASE)
+                await asyncio.to_thread(drop_database, backend, DATABASE)
     return results
 
 
@@ -598,7 +593,6 @@ def main(argv: list[str] | None = None) -> int:
     print(reading(results))
     if args.write_doc:
         write_doc(section(results, args, postgres_version), SECTION_TITLE)
-        print(f"\nwrote the section {SECTION_TITLE!r} of {DOC_PATH.relative_to(ROOT)}")
     return 0
 
 

@@ -25,7 +25,6 @@ the run.
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import io
 import math
@@ -58,13 +57,12 @@ from bench.dataset import USER_TABLE, insert_rows, model_row, user_row
 from bench.outbox import proc_status_kib
 from bench.submission import (
     COORDINATOR_EMAIL,
-    DOC_PATH,
     PASSWORD,
-    ROOT,
     SUBMISSION_BODY,
     BenchError,
     _postgres_version,
     add_common_options,
+    bench_parser,
     command_line,
     free_port,
     fresh_database,
@@ -739,9 +737,7 @@ def section(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.encryption", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("bench.encryption", __doc__)
     parser.add_argument(
         "--seconds", type=float, default=20.0, help="alternating submissions per backend (20)"
     )
@@ -781,8 +777,7 @@ def run(args: argparse.Namespace) -> tuple[list[SubmissionResult], list[Attachme
                     )
             finally:
                 for name in (DATABASE, HTTP_DATABASE):
-                    with contextlib.suppress(OSError, asyncpg.PostgresError):
-                        drop_database(backend, name)
+                    drop_database(backend, name)
     return subs, atts
 
 
@@ -812,7 +807,6 @@ def main(argv: list[str] | None = None) -> int:
     print(reading(subs, atts))
     if args.write_doc:
         write_doc(section(subs, atts, args, postgres_version), SECTION_TITLE)
-        print(f"\nwrote the section {SECTION_TITLE!r} of {DOC_PATH.relative_to(ROOT)}")
     return 0
 
 

@@ -89,11 +89,10 @@ from bench.dataset import (
 )
 from bench.dataset import PATIENTS as IDENTITIES
 from bench.submission import (
-    DOC_PATH,
-    ROOT,
     BenchError,
     _postgres_version,
     add_common_options,
+    bench_parser,
     command_line,
     machine_facts,
     postgres_url,
@@ -712,8 +711,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[Measure]:
                 results += await measure_backend(backend, url, years, expected, args)
         finally:
             if not args.reuse and "postgres" in args.backends:
-                with contextlib.suppress(OSError, asyncpg.PostgresError):
-                    await asyncio.to_thread(drop_database, "postgres", database_name(years))
+                await asyncio.to_thread(drop_database, "postgres", database_name(years))
     return results
 
 
@@ -848,9 +846,7 @@ def section(results: list[Measure], args: argparse.Namespace, postgres_version: 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.indicators", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("bench.indicators", __doc__)
     parser.add_argument(
         "--total", type=int, default=1_000_000, help="requests over the years (1000000)"
     )
@@ -903,7 +899,6 @@ def main(argv: list[str] | None = None) -> int:
     print(reading(results))
     if args.write_doc:
         write_doc(section(results, args, postgres_version), SECTION_TITLE)
-        print(f"\nwrote the section {SECTION_TITLE!r} of {DOC_PATH.relative_to(ROOT)}")
     return 1 if any(r.mismatches for r in results) else 0
 
 

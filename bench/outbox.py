@@ -44,11 +44,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from bench.common import PARIS, drop_database, markdown_table, migrated_database, text_table
 from bench.dataset import USER_TABLE, chunks, insert_rows, model_row, user_row
 from bench.submission import (
-    DOC_PATH,
     ROOT,
     BenchError,
     _postgres_version,
     add_common_options,
+    bench_parser,
     command_line,
     free_port,
     machine_facts,
@@ -601,9 +601,7 @@ def section(results: list[Result], args: argparse.Namespace, postgres_version: s
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.outbox", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("bench.outbox", __doc__)
     parser.add_argument("--messages", type=int, default=10_000, help="rows to drain (10000)")
     parser.add_argument(
         "--compare",
@@ -655,8 +653,7 @@ async def run(args: argparse.Namespace) -> list[Result]:
                             flush=True,
                         )
             finally:
-                with contextlib.suppress(OSError, asyncpg.PostgresError):
-                    await asyncio.to_thread(drop_database, backend, DATABASE)
+                await asyncio.to_thread(drop_database, backend, DATABASE)
     return results
 
 
@@ -683,7 +680,6 @@ def main(argv: list[str] | None = None) -> int:
     print(reading(results, args))
     if args.write_doc:
         write_doc(section(results, args, postgres_version), SECTION_TITLE)
-        print(f"\nwrote the section {SECTION_TITLE!r} of {DOC_PATH.relative_to(ROOT)}")
     return 0 if all(r.exact for r in results) else 1
 
 

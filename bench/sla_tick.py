@@ -20,7 +20,6 @@ by the run.
 
 import argparse
 import asyncio
-import contextlib
 import inspect
 import math
 import os
@@ -67,11 +66,10 @@ from bench.dataset import (
     user_row,
 )
 from bench.submission import (
-    DOC_PATH,
-    ROOT,
     BenchError,
     _postgres_version,
     add_common_options,
+    bench_parser,
     command_line,
     machine_facts,
     postgres_url,
@@ -806,9 +804,7 @@ def section(
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.sla_tick", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("bench.sla_tick", __doc__)
     parser.add_argument("--total", type=int, default=1_000_000, help="requests (1000000)")
     parser.add_argument("--open", type=int, default=10_000, help="open requests (10000)")
     parser.add_argument(
@@ -851,8 +847,7 @@ async def run(args: argparse.Namespace) -> tuple[list[Tick], list[Loaded]]:
                     )
                     ticks += await measure(database, args)
                 finally:
-                    with contextlib.suppress(OSError, asyncpg.PostgresError):
-                        await asyncio.to_thread(drop_database, backend, name)
+                    await asyncio.to_thread(drop_database, backend, name)
                     remove_sqlite(tmp, name)
     return ticks, loaded
 
@@ -882,7 +877,6 @@ def main(argv: list[str] | None = None) -> int:
     print(reading(ticks))
     if args.write_doc:
         write_doc(section(ticks, loaded, args, postgres_version), SECTION_TITLE)
-        print(f"\nwrote the section {SECTION_TITLE!r} of {DOC_PATH.relative_to(ROOT)}")
     return 0
 
 

@@ -707,6 +707,7 @@ def write_doc(text: str, title: str = SECTION_TITLE) -> None:
         updated = current.rstrip() + "\n\n" + text
     DOC_PATH.parent.mkdir(parents=True, exist_ok=True)
     DOC_PATH.write_text(updated.rstrip() + "\n")
+    print(f"\nwrote the section {title!r} of {DOC_PATH.relative_to(ROOT)}")
 
 
 # --- main --------------------------------------------------------------------------------
@@ -723,6 +724,13 @@ def backend_list(text: str) -> list[str]:
     return backends
 
 
+def bench_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """The command line of ``python -m <module>``, described by its docstring's first paragraph."""
+    return argparse.ArgumentParser(
+        prog=f"python -m {module}", description=(doc or "").split("\n\n")[0]
+    )
+
+
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """``--backends`` and ``--write-doc``, which every benchmark takes."""
     parser.add_argument(
@@ -737,9 +745,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.submission", description=__doc__.split("\n\n")[0]
-    )
+    parser = bench_parser("bench.submission", __doc__)
     parser.add_argument("--seconds", type=float, default=30.0, help="load per target (30)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
     parser.add_argument(
@@ -814,7 +820,6 @@ def main(argv: list[str] | None = None) -> int:
     print(reading(results))
     if args.write_doc:
         write_doc(section(results, args, postgres_version, breakdowns))
-        print(f"\nwrote the section {SECTION_TITLE!r} of {DOC_PATH.relative_to(ROOT)}")
     return 1 if any(r.errors for r in results) else 0
 
 
