@@ -21,7 +21,7 @@ as all of aiosqlite's own methods do) and the cursor hooks of SQLAlchemy's
 
 import collections
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -66,41 +66,36 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return cursor
 
     async def _execute_async(self, operation: Any, parameters: Any) -> None:
-        outcome: Outcome = self._cursor
-        driver: aiosqlite.Connection = self._connection
+        def execute(cursor: sqlite3.Cursor) -> list[Any] | None:
+            if parameters is None:
+                cursor.execute(operation)
+            else:
+                cursor.execute(operation, parameters)
+            return cursor.fetchall() if cursor.description else None
 
-        def run() -> list[Any] | None:
-            cursor = driver._conn.cursor()
-            try:
-                if parameters is None:
-                    cursor.execute(operation)
-                else:
-                    cursor.execute(operation, parameters)
-                rows = cursor.fetchall() if cursor.description else None
-                outcome.keep(cursor)
-                return rows
-            finally:
-                cursor.close()
-
-        async with self._adapt_connection._execute_mutex:
-            rows = await driver._execute(run)
+        rows = await self._one_trip(execute)
         if rows is not None:
             self._rows = collections.deque(rows)
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Sequence[Any]) -> None:
+        await self._one_trip(lambda cursor: cursor.executemany(operation, seq_of_parameters))
+
+    async def _one_trip(self, work: Callable[[sqlite3.Cursor], Any]) -> Any:
+        """Open a cursor, do ``work`` with it, keep what it tells, close it: one call."""
         outcome: Outcome = self._cursor
         driver: aiosqlite.Connection = self._connection
 
-        def run() -> None:
+        def run() -> Any:
             cursor = driver._conn.cursor()
             try:
-                cursor.executemany(operation, seq_of_parameters)
+                result = work(cursor)
                 outcome.keep(cursor)
+                return result
             finally:
                 cursor.close()
 
         async with self._adapt_connection._execute_mutex:
-            await driver._execute(run)
+            return await driver._execute(run)
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):

@@ -59,9 +59,13 @@ async def lock_pool(session: AsyncSession, specialty_code: str) -> None:
         return
     held = session.info.get(_LOCKED_POOLS)
     current = session.sync_session.get_transaction()
-    if held is not None and current is not None and held[0] is current:
-        if specialty_code in held[1]:
-            return
+    if (
+        current is not None
+        and held is not None
+        and held[0] is current
+        and specialty_code in held[1]
+    ):
+        return
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtext(:pool))"),
         {"pool": f"dispatch:{specialty_code}"},
