@@ -126,6 +126,7 @@ class SlaSettings(BaseModel):
         if self.opening_hours is None:
             return None
         return {day: [parse_slot(s) for s in slots] for day, slots in self.opening_hours.items()}
+
     warn_at: float = Field(default=0.75, gt=0, lt=1)
     """Fraction of a deadline at which the assignee is warned."""
     tick_seconds: float = Field(default=30, gt=0)

@@ -22,9 +22,14 @@ async def verify(db: Database, *, batch: int = 5000) -> tuple[int, Break | None]
     async for entry in _entries(db, batch):
         if entry.prev_hash != previous:
             return checked, Break(entry.seq or 0, "le lien avec l'entrée précédente est rompu")
-        expected = entry_hash(entry.prev_hash, at=entry.at, actor_id=entry.actor_id,
-                              action=entry.action, request_id=entry.request_id,
-                              detail=entry.detail)
+        expected = entry_hash(
+            entry.prev_hash,
+            at=entry.at,
+            actor_id=entry.actor_id,
+            action=entry.action,
+            request_id=entry.request_id,
+            detail=entry.detail,
+        )
         if expected != entry.hash:
             return checked, Break(entry.seq or 0, "le contenu de l'entrée a été modifié")
         previous = entry.hash
@@ -37,11 +42,17 @@ async def _entries(db: Database, batch: int) -> AsyncIterator[AuditEntry]:
     while True:
         async with db.reading() as session:
             rows = (
-                await session.execute(
-                    select(AuditEntry).where(AuditEntry.seq > after)
-                    .order_by(AuditEntry.seq).limit(batch)
+                (
+                    await session.execute(
+                        select(AuditEntry)
+                        .where(AuditEntry.seq > after)
+                        .order_by(AuditEntry.seq)
+                        .limit(batch)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         if not rows:
             return
         for row in rows:

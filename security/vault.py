@@ -13,9 +13,7 @@ class IntegrityError(Exception):
     """A stored ciphertext failed its integrity check (tampered, misplaced, or key retired)."""
 
     def __init__(self, where: str) -> None:
-        super().__init__(
-            f"contenu chiffré illisible ({where}) : contrôle d'intégrité en échec"
-        )
+        super().__init__(f"contenu chiffré illisible ({where}) : contrôle d'intégrité en échec")
         self.where = where
 
 
@@ -30,8 +28,9 @@ class Vault:
     def seal(self, table: str, record_id: uuid.UUID, field: str, value: str) -> bytes:
         return self.keyring.encrypt_text(value, aad=self.place(table, record_id, field))
 
-    def seal_optional(self, table: str, record_id: uuid.UUID, field: str,
-                      value: str | None) -> bytes | None:
+    def seal_optional(
+        self, table: str, record_id: uuid.UUID, field: str, value: str | None
+    ) -> bytes | None:
         return None if value is None else self.seal(table, record_id, field, value)
 
     def open(self, table: str, record_id: uuid.UUID, field: str, blob: bytes) -> str:
@@ -43,12 +42,14 @@ class Vault:
             logger.error("integrity check failed for %s: %s", where, exc)
             raise IntegrityError(where) from exc
 
-    def open_optional(self, table: str, record_id: uuid.UUID, field: str,
-                      blob: bytes | None) -> str | None:
+    def open_optional(
+        self, table: str, record_id: uuid.UUID, field: str, blob: bytes | None
+    ) -> str | None:
         return None if blob is None else self.open(table, record_id, field, blob)
 
-    def patient_key(self, *, ins: str | None, last_name: str, first_name: str,
-                    birth_date: str) -> str:
+    def patient_key(
+        self, *, ins: str | None, last_name: str, first_name: str, birth_date: str
+    ) -> str:
         """Pseudonymise a patient: INS when known, else birth name, first name, birth date."""
         if ins:
             identity = f"ins:{ins}"

@@ -224,8 +224,17 @@ def test_bad_setting_is_one_line(env: dict[str, str]) -> None:
 
 
 def test_prod_refuses_to_start_without_the_key_file(env: dict[str, str], tmp_path) -> None:
-    result = run({**env, "ESS_ENV": "prod", "ESS_SECRET_KEY": "s" * 48,
-                  "ESS_DATA_KEY_FILE": str(tmp_path / "absent.keys")}, "serve", "--port", "8766")
+    result = run(
+        {
+            **env,
+            "ESS_ENV": "prod",
+            "ESS_SECRET_KEY": "s" * 48,
+            "ESS_DATA_KEY_FILE": str(tmp_path / "absent.keys"),
+        },
+        "serve",
+        "--port",
+        "8766",
+    )
     assert_one_line_error(result, "absent.keys")
 
 

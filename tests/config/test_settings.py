@@ -110,8 +110,9 @@ def test_opening_hours_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
     from app.context import AppContext
 
-    monkeypatch.setenv("ESS_SLA__OPENING_HOURS",
-                       '{"0": ["08:00-12:00", "14:00-18:00"], "5": ["09:00-12:00"]}')
+    monkeypatch.setenv(
+        "ESS_SLA__OPENING_HOURS", '{"0": ["08:00-12:00", "14:00-18:00"], "5": ["09:00-12:00"]}'
+    )
     monkeypatch.setenv("ESS_SLA__SUBDIVISION", "57")
     settings = Settings()
     calendar = AppContext(settings=settings, db=None, clock=None).calendar  # type: ignore[arg-type]
@@ -124,8 +125,9 @@ def test_opening_hours_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert not calendar.is_open(datetime(2026, 12, 26, 10, 0, tzinfo=paris))
 
 
-@pytest.mark.parametrize("hours", ['{"7": ["08:00-12:00"]}', '{"0": ["12:00-08:00"]}',
-                                   '{"0": ["huit heures"]}'])
+@pytest.mark.parametrize(
+    "hours", ['{"7": ["08:00-12:00"]}', '{"0": ["12:00-08:00"]}', '{"0": ["huit heures"]}']
+)
 def test_bad_opening_hours_are_refused(monkeypatch: pytest.MonkeyPatch, hours: str) -> None:
     from pydantic import ValidationError
 

@@ -18,42 +18,52 @@ def memory_kib(pid: int) -> dict[str, int]:
     return fields
 
 
-async def test_big_uploads_keep_the_server_memory_flat(ess: Ess, settings,
-                                                       tmp_path: Path) -> None:
-    env = {"ESS_DATABASE_URL": settings.database_url,
-           "ESS_SECRET_KEY": settings.secret_key.get_secret_value(),
-           "ESS_DATA_DIR": str(tmp_path), "ESS_SLA__CALENDAR": "24/7"}
+async def test_big_uploads_keep_the_server_memory_flat(ess: Ess, settings, tmp_path: Path) -> None:
+    env = {
+        "ESS_DATABASE_URL": settings.database_url,
+        "ESS_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "ESS_DATA_DIR": str(tmp_path),
+        "ESS_SLA__CALENDAR": "24/7",
+    }
     gp = ess.requesters[0]
     with ServerProcess(env, tmp_path / "server.log") as server:
         assert server.process is not None
         pid = server.process.pid
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
-            request = (await http.post("/api/v1/requests", json=request_payload(),
-                                       headers=ess.auth(gp))).json()
+            request = (
+                await http.post("/api/v1/requests", json=request_payload(), headers=ess.auth(gp))
+            ).json()
             rid = request["id"]
             # Warm up the upload path once with a small file.
             small = b"%PDF-1.4\n" + os.urandom(64 * 1024)
-            response = await http.post(f"/api/v1/requests/{rid}/attachments",
-                                       headers=ess.auth(gp),
-                                       files={"file": ("petit.pdf", small, "application/pdf")})
+            response = await http.post(
+                f"/api/v1/requests/{rid}/attachments",
+                headers=ess.auth(gp),
+                files={"file": ("petit.pdf", small, "application/pdf")},
+            )
             assert response.status_code == 201, response.text
             baseline = memory_kib(pid)
 
             too_big = b"%PDF-1.4\n" + os.urandom(25 * 1024 * 1024)
-            response = await http.post(f"/api/v1/requests/{rid}/attachments",
-                                       headers=ess.auth(gp),
-                                       files={"file": ("gros.pdf", too_big, "application/pdf")})
+            response = await http.post(
+                f"/api/v1/requests/{rid}/attachments",
+                headers=ess.auth(gp),
+                files={"file": ("gros.pdf", too_big, "application/pdf")},
+            )
             assert response.status_code == 413
             assert "taille maximale" in response.json()["detail"]
 
             allowed = b"\xff\xd8\xff" + os.urandom(15 * 1024 * 1024)
-            response = await http.post(f"/api/v1/requests/{rid}/attachments",
-                                       headers=ess.auth(gp),
-                                       files={"file": ("photo.jpg", allowed, "image/jpeg")})
+            response = await http.post(
+                f"/api/v1/requests/{rid}/attachments",
+                headers=ess.auth(gp),
+                files={"file": ("photo.jpg", allowed, "image/jpeg")},
+            )
             assert response.status_code == 201, response.text
             attachment_id = response.json()["id"]
-            async with http.stream("GET", f"/api/v1/requests/{rid}/attachments/{attachment_id}",
-                                   headers=ess.auth(gp)) as download:
+            async with http.stream(
+                "GET", f"/api/v1/requests/{rid}/attachments/{attachment_id}", headers=ess.auth(gp)
+            ) as download:
                 assert download.status_code == 200
                 received = b"".join([chunk async for chunk in download.aiter_bytes()])
             assert received == allowed
