@@ -6,7 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config import Clock, Settings
-from models.database import Database
+from models.storage import Database
 from router import DispatchPolicy
 from security.crypto import KeyRing
 from security.vault import Vault

@@ -21,7 +21,7 @@ from app.context import AppContext
 from app.errors import internal_error_handler, problem_details_plugin
 from config import SystemClock, get_settings
 from models import User
-from models.database import Database
+from models.storage import Database
 from notifications.sender import OutboxSender
 from sla.scheduler import SlaScheduler
 

@@ -25,7 +25,7 @@ from app.context import AppContext
 from bench.submission import drop_postgres, fresh_database
 from config import FrozenClock, Settings
 from migrations import upgrade_database
-from models.database import Database
+from models.storage import Database
 
 BENCH_SECRET_KEY = "bench-secret-key-" + "k" * 48
 PARIS = ZoneInfo("Europe/Paris")

@@ -100,9 +100,9 @@ from bench.submission import (
 )
 from migrations import alembic_config
 from models import Outcome, Priority, Request, Role, Specialty, Status, Subspecialty
-from models.database import Database
 from models.history import measure as measure_delays
 from models.sla_state import refresh
+from models.storage import Database
 from sla.deadlines import (
     SlaPolicy,
     pause_answer_clock,

@@ -55,7 +55,7 @@ from bench.submission import (
     write_doc,
 )
 from models import NotificationKind, OutboxMessage, OutboxStatus, Role
-from models.database import Database
+from models.storage import Database
 
 SECTION_TITLE = "## Notification drain (issue 5)"
 DATABASE = "ess_bench_outbox"

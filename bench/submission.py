@@ -681,7 +681,7 @@ def section(
         "*Bare insert*: `bench/bare_app.py`, one Litestar endpoint inserting one SQLModel row "
         "through a default SQLAlchemy async engine (WAL and `synchronous=NORMAL` on SQLite, as "
         "the service, but SQLAlchemy's stock aiosqlite adapter, not the service's one-trip "
-        "`models/sqlite_driver.py`), on a fresh database of the same kind. Latency is "
+        "`models/storage/sqlite_driver.py`), on a fresh database of the same kind. Latency is "
         "measured by the client "
         "(`time.perf_counter` around each request); only 201 answers count as successes. The "
         "load generator and the server share the machine's cores.",

@@ -28,7 +28,7 @@ from sqlalchemy import or_, select, update
 from config import Clock
 from config.settings import SmtpSettings
 from models import OutboxMessage, OutboxStatus, User
-from models.database import Database
+from models.storage import Database
 from notifications.render import render
 
 logger = logging.getLogger("ess_router.notifications")

@@ -27,8 +27,8 @@ from models import (
     User,
     enqueue,
 )
-from models.database import Database
 from models.history import record
+from models.storage import Database
 from router.decision import Decision, excluded_detail, explain
 from router.eligibility import Moment, OpenCalendar, decide_in_database
 from sla.deadlines import SlaPolicy, start_acknowledge_clock

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from models.audit import GENESIS, AuditEntry, entry_hash
-from models.database import Database
+from models.storage import Database
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from models import (
     User,
     enqueue,
 )
-from models.database import Database
 from models.history import record
+from models.storage import Database
 from router import DispatchPolicy, dispatch, lock_pool
 from sla.deadlines import BREACHED, WARNED, Deadline, Level, due, refresh
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from config import Clock
-from models.database import Database
+from models.storage import Database
 from router import DispatchPolicy, sweep_pending
 from sla.engine import fire_due
 

@@ -30,8 +30,8 @@ from app.services.users import create_user
 from config import FrozenClock, Settings
 from migrations import upgrade_database
 from models import Role, SpecialtyCreate, User, UserCreate
-from models.database import Database
 from models.specialty import SubspecialtyCreate
+from models.storage import Database
 
 POSTGRES_URL = os.environ.get(
     "ESS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from models import Attachment, Message, Request
-from models.database import Database
+from models.storage import Database
 from security.crypto import STREAM_HEADER_SIZE, KeyRing
 
 # Every encrypted column, by table.

@@ -101,7 +101,7 @@ def test_token_is_accepted_by_the_api(env: dict[str, str], tmp_path: Path) -> No
     from app.context import AppContext
     from app.main import create_app
     from config import Settings, SystemClock
-    from models.database import Database
+    from models.storage import Database
 
     assert run(env, "db", "upgrade").returncode == 0
     run(

@@ -17,8 +17,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from models import Role, ScheduleSlot, Specialty, User
-from models.database import Database
-from models.sqlite_driver import OneTripDBAPI
+from models.storage import Database
+from models.storage.sqlite_driver import OneTripDBAPI
 from tests.conftest import T0
 
 

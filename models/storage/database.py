@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from models import sqlite_driver
+from models.storage import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option of ``Database.single_read`` on SQLite: no BEGIN around the statement.
@@ -29,7 +29,7 @@ ONE_STATEMENT = "ess_one_statement"
 
 
 def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
-    # One trip to the SQLite thread per statement instead of four (models.sqlite_driver).
+    # One trip to the SQLite thread per statement instead of four (models.storage.sqlite_driver).
     driver = (
         {"module": sqlite_driver.dbapi()} if make_url(url).drivername == "sqlite+aiosqlite" else {}
     )
