@@ -1,0 +1,60 @@
+"""``ess-router serve``: the service, with its background jobs, in one process."""
+
+import asyncio
+
+import click
+import uvicorn
+
+from app.cli.common import load_settings, operator_errors
+from app.context import AppContext
+from app.demo import DEMO_PASSWORD, seed_demo
+from app.main import build_context, create_app
+from migrations import upgrade_database
+
+
+@click.command(
+    help="Sert l'API et ses tâches de fond.\n\nApplique d'abord les migrations en attente, puis "
+    "sert l'API (/api/v1) et ses tâches de fond : échéances SLA et envoi des notifications "
+    "par e-mail."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port d'écoute."
+)
+@click.option("--demo", is_flag=True, help="Ajoute une ESS de démonstration à une base vide.")
+def serve(host: str, port: int, demo: bool) -> None:
+    settings = load_settings()
+    with operator_errors():
+        settings.resolved_secret_key()
+        asyncio.run(upgrade_database(settings.database_url))
+        context = build_context()
+        context.vault  # noqa: B018 - load (or in dev create) the data keys now, not at the first request
+    if demo:
+        _announce_demo(asyncio.run(_seed_demo(context)))
+    click.echo(
+        f"ess-router sur http://{host}:{port} (API : /api/v1, OpenAPI : /schema/openapi.json)"
+    )
+    uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+
+
+async def _seed_demo(context: AppContext) -> list[tuple[str, str, str]] | None:
+    # Seeding runs in its own event loop, before uvicorn's: its connections go with it.
+    try:
+        async with context.db.transaction() as session:
+            return await seed_demo(session, now=context.clock.now())
+    finally:
+        await context.db.dispose()
+
+
+def _announce_demo(logins: list[tuple[str, str, str]] | None) -> None:
+    if not logins:
+        click.echo("La base contient déjà des comptes : la démo n'a pas été ajoutée.")
+        return
+    click.echo(
+        "Démo ESS créée (Dr Benali et Dr Moreau sont d'astreinte à toute heure ; les "
+        "autres suivent les heures ouvrées). Comptes (mot de passe pour tous : "
+        + DEMO_PASSWORD
+        + ") :"
+    )
+    for role, name, email in logins:
+        click.echo(f"  {role:<12} {email:<42} {name}")
