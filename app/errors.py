@@ -2,6 +2,8 @@
 
 import logging
 import re
+import sqlite3
+import traceback
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -19,7 +21,7 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from models.errors import (
@@ -99,7 +101,16 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Input should be greater than or equal to (.+)$"), r"au moins \1"),
     (re.compile(r"^Input should be less than or equal to (.+)$"), r"au plus \1"),
     (re.compile(r"^value is not a valid email address: (.*)$"), "adresse e-mail invalide"),
+    (re.compile(r"^Extra inputs are not permitted$"), "champ inconnu : il n'est pas accepté ici"),
     (re.compile(r"^Input should be (.+)$"), r"valeur attendue : \1"),
+    # Litestar checks query and path parameters with msgspec, which words things its way.
+    (re.compile(r"^Invalid enum value (.+)$"), r"valeur inconnue : \1"),
+    (re.compile(r"^Expected `(?:int|float)` <= (.+)$"), r"au plus \1"),
+    (re.compile(r"^Expected `(?:int|float)` >= (.+)$"), r"au moins \1"),
+    (re.compile(r"^Expected `int`.*$"), "nombre entier attendu"),
+    (re.compile(r"^Expected `uuid`.*$"), "identifiant (UUID) attendu"),
+    (re.compile(r"^Expected `bool`.*$"), "valeur attendue : true ou false"),
+    (re.compile(r"^Expected `str`.*$"), "texte attendu"),
 ]
 
 
@@ -109,34 +120,48 @@ def _translate(message: str) -> str:
             return message[len(prefix) :]
     for pattern, french in _TRANSLATIONS:
         if pattern.match(message):
-            return pattern.sub(french, message)
+            # "'a', 'b' or 'c'": the list of accepted values, in French too.
+            return pattern.sub(french, message).replace("' or '", "' ou '")
     return message
+
+
+def _validation_error(item: Mapping[str, Any], request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """One offending field, named as the client sent it (JSON path, query parameter)."""
+    field, message = item.get("key"), str(item.get("message", ""))
+    source = item.get("source") or "body"
+    if field == "data" and message == "'data'":
+        # Litestar's word for a handler that expects a JSON body and got none.
+        return {"field": None, "source": "body", "message": "corps JSON obligatoire"}
+    if source != "body" and field:
+        # Litestar names the handler's argument (``alert_state``), not the parameter.
+        parameter = request.route_handler.parsed_fn_signature.parameters.get(field)
+        field = getattr(getattr(parameter, "kwarg_definition", None), "name", None) or field
+    return {"field": field, "source": source, "message": _translate(message)}
+
+
+def validation_error_handler(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[Any]:
+    """Say in French which fields are wrong, each named as the client sent it."""
+    errors = []
+    if isinstance(exc.extra, list):
+        errors = [
+            _validation_error(item, request) for item in exc.extra if isinstance(item, Mapping)
+        ]
+    detail = "Les données envoyées ne sont pas valides."
+    if errors:
+        detail += " " + " ; ".join(
+            f"{e['field']} : {e['message']}" if e["field"] else e["message"] for e in errors
+        )
+    elif exc.detail and "JSON" in exc.detail:
+        detail = "Le corps de la requête n'est pas un JSON valide."
+    return problem(exc.status_code, detail, errors=errors).to_response(request)
 
 
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, ProblemDetailsException):
         return exc
     status = exc.status_code
-    if isinstance(exc, ValidationException):
-        errors = []
-        if isinstance(exc.extra, list):
-            for item in exc.extra:
-                if isinstance(item, Mapping):
-                    errors.append(
-                        {
-                            "field": item.get("key"),
-                            "source": item.get("source") or "body",
-                            "message": _translate(str(item.get("message", ""))),
-                        }
-                    )
-        detail = "Les données envoyées ne sont pas valides."
-        if errors:
-            detail += " " + " ; ".join(
-                f"{e['field']} : {e['message']}" if e["field"] else e["message"] for e in errors
-            )
-        elif exc.detail and "JSON" in exc.detail:
-            detail = "Le corps de la requête n'est pas un JSON valide."
-        return problem(status, detail, errors=errors)
     if status == 400 and isinstance(exc.__cause__, SerializationException):
         return problem(400, "Le corps de la requête n'est pas un JSON valide.")
     if status == 429:
@@ -172,7 +197,10 @@ def _from_domain(exc: DomainError) -> ProblemDetailsException:
         if isinstance(exc, kind):
             extra: dict[str, Any] = {}
             if isinstance(exc, InvalidInputError) and exc.field:
-                extra["errors"] = [{"field": exc.field, "source": "body", "message": str(exc)}]
+                extra["errors"] = [{"field": exc.field, "source": exc.source, "message": str(exc)}]
+            if isinstance(exc, InvalidInputError) and exc.source == "query":
+                # A bad query parameter is refused like the ones Litestar checks itself.
+                status = 400
             return problem(status, str(exc), **extra)
     return problem(400, str(exc))
 
@@ -195,8 +223,27 @@ def _from_integrity(exc: IntegrityError) -> ProblemDetailsException:
     return problem(409, "Cette opération entre en conflit avec des données existantes.")
 
 
+def _database_failure(exc: DBAPIError) -> str:
+    """Describe a failed statement without a value that was bound to it.
+
+    The engines hide the parameters (``hide_parameters``), but PostgreSQL's own
+    messages quote offending values too (``invalid input syntax for type uuid: "…"``):
+    only its SQLSTATE is kept. SQLite's messages name the schema, never a value.
+    """
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        said = str(orig)
+    else:
+        said = f"SQLSTATE {getattr(orig, 'sqlstate', None) or getattr(orig, 'pgcode', '?')}"
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return f"{type(orig).__name__} ({said}) on statement:\n{exc.statement}\n{frames}"
+
+
 def internal_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.exception("unexpected error", exc_info=exc)
+    if isinstance(exc, DBAPIError):
+        logger.error("unexpected database error: %s", _database_failure(exc))
+    else:
+        logger.exception("unexpected error", exc_info=exc)
     return problem(500, "Une erreur inattendue est survenue ; elle a été journalisée.").to_response(
         _
     )

@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import ValidationException
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -17,8 +18,9 @@ from litestar.security.jwt import Token
 
 from app.api import api_router
 from app.auth import build_jwt_auth
+from app.body import JSON_MAX_BYTES, JsonRequest, allow_uploads
 from app.context import AppContext
-from app.errors import internal_error_handler, problem_details_plugin
+from app.errors import internal_error_handler, problem_details_plugin, validation_error_handler
 from config import SystemClock, get_settings
 from models import User
 from models.storage import Database
@@ -85,7 +87,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
         check_throttle_handler=is_login,
     )
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, api_router],
         dependencies={
             "context": Provide(provide_context, sync_to_thread=False),
@@ -94,7 +96,10 @@ def create_app(context: AppContext | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         middleware=[login_throttle.middleware],
         plugins=[problem_details_plugin],
-        exception_handlers={Exception: internal_error_handler},
+        exception_handlers={
+            Exception: internal_error_handler,
+            ValidationException: validation_error_handler,
+        },
         lifespan=[lifespan],
         state=State({"context": context}),
         openapi_config=OpenAPIConfig(
@@ -109,7 +114,11 @@ def create_app(context: AppContext | None = None) -> Litestar:
                 }
             ),
         ),
-        # Bodies stream in; attachments are the largest thing a client sends.
-        request_max_body_size=context.settings.attachment_max_bytes + 256 * 1024,
+        request_class=JsonRequest,
+        # Every body is JSON and small but the upload's (allow_uploads, below): a
+        # large body is refused as it streams in, before anything is decoded.
+        request_max_body_size=JSON_MAX_BYTES,
         debug=False,
     )
+    allow_uploads(app, context.settings.attachment_max_bytes)
+    return app

@@ -6,6 +6,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from models.storage.database import ENGINE_OPTIONS
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 
@@ -17,7 +19,7 @@ def alembic_config() -> Config:
 
 async def upgrade_database(url: str) -> None:
     """Apply every pending migration to the database at ``url``."""
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, **ENGINE_OPTIONS)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(_upgrade_with)
@@ -33,7 +35,7 @@ def _upgrade_with(connection) -> None:  # type: ignore[no-untyped-def]
 
 async def downgrade_database(url: str, revision: str) -> None:
     """Undo the migrations after ``revision`` on the database at ``url`` (tests, rollbacks)."""
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, **ENGINE_OPTIONS)
 
     def downgrade(connection) -> None:  # type: ignore[no-untyped-def]
         config = alembic_config()

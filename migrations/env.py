@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers every table on the metadata)
 from config import get_settings
+from models.storage.database import ENGINE_OPTIONS
 
 target_metadata = SQLModel.metadata
 
@@ -24,7 +25,7 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(get_settings().database_url)
+    engine = create_async_engine(get_settings().database_url, **ENGINE_OPTIONS)
     async with engine.begin() as connection:
         await connection.run_sync(_run)
     await engine.dispose()

@@ -8,6 +8,8 @@ from pydantic import AwareDatetime, field_validator, model_validator
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
+from models.input import Input, SingleLine
+
 
 class ScheduleSlot(SQLModel, table=True):
     """A weekly window, in local (Europe/Paris) wall-clock time, when the specialist works."""
@@ -37,7 +39,7 @@ class Absence(SQLModel, table=True):
     created_at: datetime
 
 
-class SlotIn(SQLModel):
+class SlotIn(Input):
     weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
     start: time = Field(description='"HH:MM", local time')
     end: time = Field(description='"HH:MM", local time; "00:00" means midnight at the end')
@@ -49,7 +51,7 @@ class SlotIn(SQLModel):
         return self
 
 
-class ScheduleUpdate(SQLModel):
+class ScheduleUpdate(Input):
     slots: list[SlotIn] = Field(max_length=100)
 
     @field_validator("slots")
@@ -70,10 +72,10 @@ class ScheduleRead(SQLModel):
     slots: list[SlotIn]
 
 
-class AbsenceCreate(SQLModel):
+class AbsenceCreate(Input):
     start: AwareDatetime
     end: AwareDatetime
-    reason: str | None = Field(default=None, max_length=500)
+    reason: SingleLine | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _ordered(self) -> "AbsenceCreate":

@@ -1,5 +1,7 @@
 """Domain errors, raised by services and mapped to HTTP problem details once, in ``app``."""
 
+from typing import Literal
+
 
 class DomainError(Exception):
     """Base of errors a user or client can cause; the message is French, for them."""
@@ -18,11 +20,18 @@ class ConflictError(DomainError):
 
 
 class InvalidInputError(DomainError):
-    """Well-formed input that names something wrong, e.g. an unknown specialty (HTTP 422)."""
+    """Well-formed input that names something wrong, e.g. an unknown specialty (HTTP 422).
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    ``field`` is named as the client sent it; ``source`` says where (``body``, or
+    ``query`` for a query parameter, which is a plain 400 like any malformed one).
+    """
+
+    def __init__(
+        self, message: str, field: str | None = None, *, source: Literal["body", "query"] = "body"
+    ) -> None:
         super().__init__(message)
         self.field = field
+        self.source = source
 
 
 class UnsupportedMediaError(DomainError):

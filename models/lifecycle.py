@@ -78,9 +78,10 @@ class IllegalTransition(ConflictError):
     def __init__(self, action: Action, status: Status) -> None:
         self.action = action
         self.status = status
+        verb = ACTION_LABELS[action]
+        of = "d'" if verb[0] in "aeiouéh" else "de "  # "d'accepter", "de clôturer"
         super().__init__(
-            f"Impossible de {ACTION_LABELS[action]} une demande au statut "
-            f"« {STATUS_LABELS[Status(status)]} »."
+            f"Impossible {of}{verb} une demande au statut « {STATUS_LABELS[Status(status)]} »."
         )
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
+from models.input import Input, Prose
 from models.request import TEXT_MAX_LENGTH
 
 
@@ -19,8 +20,8 @@ class Message(SQLModel, table=True):
     created_at: datetime
 
 
-class MessageCreate(SQLModel):
-    body: str = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
+class MessageCreate(Input):
+    body: Prose = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
     request_info: bool = Field(
         default=False,
         description="assignee only: ask the requester for information (pauses the answer clock)",

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from models.identifiers import validate_ins
+from models.input import Input, Prose, SingleLine
 from models.lifecycle import Status
 
 # Longest clinical text accepted (question, answer, message), in characters.
@@ -44,12 +45,12 @@ class SlaState(StrEnum):
     BREACHED = "breached"
 
 
-class PatientIdentity(SQLModel):
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
+class PatientIdentity(Input):
+    first_name: SingleLine = Field(min_length=1, max_length=100)
+    last_name: SingleLine = Field(min_length=1, max_length=100)
     birth_date: date
     sex: Literal["F", "M"]
-    ins: str | None = Field(default=None, description="NIR, 15 characters, validated")
+    ins: SingleLine | None = Field(default=None, description="NIR, 15 characters, validated")
 
     @field_validator("first_name", "last_name")
     @classmethod
@@ -173,11 +174,11 @@ class Request(SQLModel, table=True):
     version: int = Field(default=1, sa_column=_version_column)
 
 
-class RequestCreate(SQLModel):
-    specialty: str = Field(max_length=40)
-    subspecialty: str | None = Field(default=None, max_length=40)
+class RequestCreate(Input):
+    specialty: SingleLine = Field(max_length=40)
+    subspecialty: SingleLine | None = Field(default=None, max_length=40)
     priority: Priority
-    question: str = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
+    question: Prose = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
     patient: PatientIdentity
     consent: bool
 
@@ -230,23 +231,23 @@ class RequestPage(SQLModel):
     total: int
 
 
-class DeclineCreate(SQLModel):
-    reason: str = Field(min_length=1, max_length=1000)
+class DeclineCreate(Input):
+    reason: SingleLine = Field(min_length=1, max_length=1000)
 
 
-class AnswerCreate(SQLModel):
-    answer: str = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
+class AnswerCreate(Input):
+    answer: Prose = Field(min_length=1, max_length=TEXT_MAX_LENGTH)
     outcome: Outcome
     appointment_at: AwareDatetime | None = None
 
 
-class CloseCreate(SQLModel):
+class CloseCreate(Input):
     usefulness: int = Field(ge=1, le=5)
     referral_avoided: bool
-    comment: str | None = Field(default=None, max_length=TEXT_MAX_LENGTH)
+    comment: Prose | None = Field(default=None, max_length=TEXT_MAX_LENGTH)
 
 
-class AssignCreate(SQLModel):
+class AssignCreate(Input):
     assignee_id: uuid.UUID
 
 

@@ -7,6 +7,8 @@ from pydantic import StringConstraints, field_validator
 from sqlalchemy import ForeignKeyConstraint, Index
 from sqlmodel import Field, SQLModel
 
+from models.input import Input, SingleLine
+
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 # A code as users type it in URLs and CSV files: lower case, digits, dashes.
 Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
@@ -23,15 +25,15 @@ class Subspecialty(SQLModel, table=True):
     name: str = Field(max_length=200)
 
 
-class SubspecialtyCreate(SQLModel):
+class SubspecialtyCreate(Input):
     code: Code = Field(description="lower-case code, e.g. `rythmologie`")
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLine = Field(min_length=1, max_length=200)
 
 
-class SpecialtyCreate(SQLModel):
+class SpecialtyCreate(Input):
     code: Code = Field(description="lower-case code, e.g. `cardiologie`")
-    name: str = Field(min_length=1, max_length=200)
-    subspecialties: list[SubspecialtyCreate] = Field(default_factory=list)
+    name: SingleLine = Field(min_length=1, max_length=200)
+    subspecialties: list[SubspecialtyCreate] = Field(default_factory=list, max_length=100)
 
     @field_validator("subspecialties")
     @classmethod

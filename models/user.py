@@ -9,6 +9,7 @@ from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
 from models.identifiers import validate_rpps
+from models.input import Input, SingleLine
 
 
 class Role(StrEnum):
@@ -20,7 +21,7 @@ class Role(StrEnum):
 class UserBase(SQLModel):
     role: Role = Field(sa_type=String(20))
     email: EmailStr = Field(max_length=254)
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLine = Field(min_length=1, max_length=200)
     rpps: str | None = Field(default=None, max_length=11)
     treating_physician: bool = Field(
         default=False, description="a médecin traitant (requesters only)"
@@ -76,10 +77,10 @@ class User(UserBase, table=True):
     created_at: datetime
 
 
-class UserCreate(UserBase):
+class UserCreate(UserBase, Input):
     password: str | None = Field(default=None, min_length=10, max_length=200)
-    specialty: str | None = Field(default=None, max_length=40)
-    subspecialties: list[str] = Field(default_factory=list)
+    specialty: SingleLine | None = Field(default=None, max_length=40)
+    subspecialties: list[SingleLine] = Field(default_factory=list, max_length=100)
     capacity: int | None = Field(default=None, ge=0, le=1000)
     advanced_consultations: bool = False
     member_since: date | None = Field(
@@ -88,10 +89,10 @@ class UserCreate(UserBase):
     member_until: date | None = None
 
 
-class UserUpdate(SQLModel):
+class UserUpdate(Input):
     active: bool | None = None
     capacity: int | None = Field(default=None, ge=0, le=1000)
-    subspecialties: list[str] | None = None
+    subspecialties: list[SingleLine] | None = Field(default=None, max_length=100)
     advanced_consultations: bool | None = None
     member_since: date | None = None
     member_until: date | None = None

@@ -27,10 +27,11 @@ from models import (
     UserRead,
     UserUpdate,
 )
+from models.input import Input, SingleLine
 
 
-class LoginCreate(SQLModel):
-    email: str = Field(min_length=3, max_length=254)
+class LoginCreate(Input):
+    email: SingleLine = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=200)
 
 

@@ -37,9 +37,14 @@ async def indicators_for(context: AppContext, first: str | None, last: str | Non
                 f"Paramètre « {name} » obligatoire : le {what} jour de la période, "
                 "au format AAAA-MM-JJ.",
                 field=name,
+                source="query",
             )
     assert first is not None and last is not None
-    period = parse_period(first, last, context.zone)
+    try:
+        period = parse_period(first, last, context.zone)
+    except InvalidInputError as exc:
+        # The period's days are query parameters here (the CLI's are options).
+        raise InvalidInputError(str(exc), exc.field, source="query") from None
     async with context.db.reading() as session:
         return await compute_indicators(
             session,
@@ -83,7 +88,7 @@ class ReportController(Controller):
         """The activity report (every indicator, French labels, how each is computed)."""
         if report_format not in report_service.FORMATS:
             raise InvalidInputError(
-                f"Format « {report_format} » inconnu : csv ou json.", field="format"
+                f"Format « {report_format} » inconnu : csv ou json.", field="format", source="query"
             )
         indicators = await indicators_for(context, first, last)
         document = report_service.build_report(

@@ -41,6 +41,8 @@ class AttachmentUpload:
 
 
 CurrentUser = NamedDependency[User]
+# Far beyond any ESS's history, and well inside a 64-bit integer (the databases' limit).
+MAX_OFFSET = 10_000_000
 
 
 class RequestController(Controller):
@@ -70,7 +72,7 @@ class RequestController(Controller):
         current_user: CurrentUser,
         status: Annotated[Status | None, QueryParameter(name="status", required=False)] = None,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(name="offset", ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(name="offset", ge=0, le=MAX_OFFSET)] = 0,
     ) -> RequestPage:
         """List the requests the caller may see, newest first."""
         async with context.db.transaction() as session:
@@ -243,6 +245,7 @@ class RequestController(Controller):
     @post(
         "/{request_id:uuid}/attachments",
         guards=[requires(Role.REQUESTER, Role.SPECIALIST)],
+        name="upload_attachment",  # app.body.allow_uploads gives it the attachment limit
     )
     async def upload_attachment(
         self,

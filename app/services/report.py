@@ -518,4 +518,5 @@ def filename(report: dict[str, Any], report_format: str) -> str:
 
 
 def media_type(report_format: str) -> str:
-    return "text/csv; charset=utf-8" if report_format == "csv" else "application/json"
+    # Litestar adds "; charset=utf-8" to text types itself.
+    return "text/csv" if report_format == "csv" else "application/json"

@@ -24,6 +24,9 @@ from sqlalchemy.pool import AsyncAdaptedQueuePool
 from models.storage import sqlite_driver
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A failed statement's error never carries its parameters: they hold e-mail addresses,
+# password hashes, and would end up in the log with the exception.
+ENGINE_OPTIONS: dict[str, Any] = {"hide_parameters": True}
 # Execution option of ``Database.single_read`` on SQLite: no BEGIN around the statement.
 ONE_STATEMENT = "ess_one_statement"
 
@@ -36,6 +39,7 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
     engine = create_async_engine(
         url,
         **driver,
+        **ENGINE_OPTIONS,
         poolclass=AsyncAdaptedQueuePool,
         pool_size=1 if writer else 4,
         max_overflow=0,
@@ -77,6 +81,7 @@ class Database:
         else:
             engine = create_async_engine(
                 url,
+                **ENGINE_OPTIONS,
                 # Kept open: connections beyond pool_size are closed on return, and a
                 # new one prepares every statement again. 20 covers a busy moment of
                 # one process (16 concurrent submissions: p99 98-131 ms against

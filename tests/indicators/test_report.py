@@ -94,7 +94,7 @@ async def test_csv_report_opens_in_a_french_spreadsheet(client, ess: Ess, clock)
         headers=ess.auth(ess.coordinator),
     )
     assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"  # said once
     assert (
         'filename="rapport-activite_2026-03-01_2026-03-31.csv"'
         in (response.headers["content-disposition"])
@@ -143,14 +143,14 @@ async def test_only_the_coordinator(client, ess: Ess, path: str) -> None:
 @pytest.mark.parametrize(
     ("params", "status", "needle"),
     [
-        ({"from": "2026-03-31", "to": "2026-03-01"}, 422, "inversée"),
-        ({"from": "2026-02-30", "to": "2026-03-01"}, 422, "AAAA-MM-JJ"),
-        ({"from": "01/03/2026", "to": "2026-03-31"}, 422, "AAAA-MM-JJ"),
-        ({"from": "2026-03-01", "to": "demain"}, 422, "AAAA-MM-JJ"),
-        ({"from": "2010-01-01", "to": "2026-12-31"}, 422, "trop longue"),
-        ({"from": "1999-12-31", "to": "2000-01-31"}, 422, "2000"),
-        ({"to": "2026-03-31"}, 422, "« from » obligatoire"),
-        ({"from": "2026-03-01"}, 422, "« to » obligatoire"),
+        ({"from": "2026-03-31", "to": "2026-03-01"}, 400, "inversée"),
+        ({"from": "2026-02-30", "to": "2026-03-01"}, 400, "AAAA-MM-JJ"),
+        ({"from": "01/03/2026", "to": "2026-03-31"}, 400, "AAAA-MM-JJ"),
+        ({"from": "2026-03-01", "to": "demain"}, 400, "AAAA-MM-JJ"),
+        ({"from": "2010-01-01", "to": "2026-12-31"}, 400, "trop longue"),
+        ({"from": "1999-12-31", "to": "2000-01-31"}, 400, "2000"),
+        ({"to": "2026-03-31"}, 400, "« from » obligatoire"),
+        ({"from": "2026-03-01"}, 400, "« to » obligatoire"),
     ],
 )
 @pytest.mark.parametrize("path", ["/api/v1/indicators", "/api/v1/reports/activity"])
@@ -161,8 +161,11 @@ async def test_bad_periods_are_problem_details_in_french(
     assert response.status_code == status, response.text
     problem = response.json()
     assert problem["status"] == status
-    assert problem["title"] in ("Données refusées", "Requête invalide")
+    assert problem["title"] == "Requête invalide"
     assert needle in problem["detail"] or needle in json.dumps(problem.get("errors"))
+    # Named as the query parameter it is, like any other malformed one.
+    assert problem["errors"][0]["source"] == "query"
+    assert problem["errors"][0]["field"] in ("from", "to")
 
 
 async def test_unknown_report_format(client, ess: Ess) -> None:
@@ -171,8 +174,9 @@ async def test_unknown_report_format(client, ess: Ess) -> None:
         params={"from": "2026-03-01", "to": "2026-03-31", "format": "xlsx"},
         headers=ess.auth(ess.coordinator),
     )
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "format"
+    assert response.json()["errors"][0]["source"] == "query"
     assert "csv ou json" in response.json()["detail"]
 
 
