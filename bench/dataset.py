@@ -1,4 +1,4 @@
-"""Rows for bulk-loaded benchmark databases, consistent with what the service itself writes.
+"""The benchmarks' data: rows consistent with what the service itself writes, and their loading.
 
 A request row is built by replaying its life (submission, assignment, acceptance,
 request for information, answer, closure or cancellation) through the service's own
@@ -7,22 +7,34 @@ deadline functions (``sla.deadlines``) on a plain namespace, so every deadline, 
 text goes into its column as the column asks: sealed by ``security.vault.Vault`` (bound
 to its row and field, under a key ring generated for the run) when the column is binary,
 plain otherwise; ``patient_key`` is the vault's pseudonym of the patient. Rows are plain
-dicts keyed by column name, ready for a Core ``insert`` executemany or, in ``COLUMNS``
-order, for PostgreSQL's ``COPY``.
+dicts keyed by column name; ``bulk_load`` writes them, ``seed_in_process`` loads the small
+ESS the in-process submission benchmarks share.
 """
 
+import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from functools import cache
+from itertools import islice
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import JSON, create_engine, event, insert
 
-from models import PatientIdentity, Priority, Request, Role, Status, User
+from bench.harness import NOW, REQUESTER_EMAIL, SPECIALTY, SUBSPECIALTY
+from models import (
+    PatientIdentity,
+    Priority,
+    Request,
+    Role,
+    Specialty,
+    Status,
+    Subspecialty,
+    User,
+    UserSubspecialty,
+)
 from security.crypto import KeyRing
 from security.vault import Vault
 from sla.deadlines import (
@@ -42,6 +54,7 @@ ANSWER = "Holter de 24 h puis consultation de rythmologie sous un mois ; pas d'u
 FIRST_NAMES = ("Jeanne", "Louis", "Marie", "Ahmed", "Camille", "Jean", "Fatou", "Hugo")
 LAST_NAMES = ("Durand", "Martin", "Bernard", "Petit", "Robert", "Richard", "Moreau", "Simon")
 VAULT = Vault(KeyRing.generate())
+CHUNK = 20_000  # rows per executemany or COPY
 
 # Offsets of each step of a request's life after the previous one.
 ASSIGN_AFTER = timedelta(seconds=1)
@@ -59,6 +72,16 @@ LIFE = (
     Status.ANSWERED,
     Status.CLOSED,
 )
+
+
+def pick(rng: Any, mix: Sequence[tuple[Any, float]]) -> Any:
+    """A value of ``mix`` ((value, share), ...) drawn with ``rng`` (``random.Random``)."""
+    draw = rng.random()
+    for value, share in mix:
+        draw -= share
+        if draw < 0:
+            return value
+    return mix[-1][0]
 
 
 @cache
@@ -235,29 +258,101 @@ def user_row(
     )
 
 
-def chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
+def specialty_rows(code: str, name: str, subspecialties: Sequence[str]) -> list[Any]:
+    """(table, rows) of one specialty and its sub-specialties (named after their codes)."""
+    subs = [
+        model_row(Subspecialty, specialty_code=code, code=sub, name=sub.title())
+        for sub in subspecialties
+    ]
+    return [(Specialty.__table__, [model_row(Specialty, code=code, name=name)]),
+            (Subspecialty.__table__, subs)]  # fmt: skip
+
+
+def chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
         yield chunk
 
 
-async def insert_rows(
-    connection: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]
-) -> None:
-    """A Core executemany (SQLAlchemy batches it; types converted as the service's would be)."""
-    if rows:
-        await connection.execute(insert(table), list(rows))
+async def bulk_load(url: str, tables: Iterable[tuple[Any, Iterable[dict[str, Any]]]]) -> int:
+    """Rows into their tables, in order and in one transaction, by chunks; the rows loaded.
+
+    SQLite: SQLAlchemy Core's executemany through the synchronous driver (the same type
+    processing as aiosqlite, without its thread); PostgreSQL: ``COPY`` (binary, native
+    types). Rows may be generated lazily, chunk by chunk.
+    """
+    loaded = 0
+    if url.startswith("sqlite"):
+        engine = create_engine(url.replace("+aiosqlite", ""))
+        event.listen(engine, "connect", _large_cache)
+        try:
+            with engine.begin() as connection:
+                for table, rows in tables:
+                    for chunk in chunks(rows, CHUNK):
+                        connection.execute(insert(table), chunk)
+                        loaded += len(chunk)
+        finally:
+            engine.dispose()
+        return loaded
+    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        async with connection.transaction():
+            for table, rows in tables:
+                # COPY takes JSON as text (SQLAlchemy's JSON type encodes it for executemany).
+                encoded = {c.name for c in table.columns if isinstance(c.type, JSON)}
+                for chunk in chunks(rows, CHUNK):
+                    names = list(chunk[0])
+                    records = [
+                        tuple(json.dumps(row[n]) if n in encoded else row[n] for n in names)
+                        for row in chunk
+                    ]
+                    await connection.copy_records_to_table(
+                        table.name, records=records, columns=names
+                    )
+                    loaded += len(chunk)
+    finally:
+        await connection.close()
+    return loaded
 
 
-async def copy_requests(connection: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """PostgreSQL ``COPY`` of request rows (binary protocol, native types)."""
-    await connection.copy_records_to_table(
-        "request",
-        records=[tuple(row[name] for name in COLUMNS) for row in rows],
-        columns=list(COLUMNS),
-    )
+def _large_cache(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA cache_size=-262144")  # 256 MiB, for the load only
+
+
+async def seed_in_process(url: str, specialists: int, capacity: int) -> uuid.UUID:
+    """One specialty and sub-specialty, ``specialists`` covering it, one requester (its id),
+    loaded in bulk."""
+    created = NOW - timedelta(days=30)
+    requester_id = uuid.uuid4()
+    users = [
+        user_row(
+            user_id=requester_id,
+            role=Role.REQUESTER,
+            email=REQUESTER_EMAIL,
+            name="Dr Demandeur",
+            created_at=created,
+        )
+    ]
+    ids = [uuid.uuid4() for _ in range(specialists)]
+    users += [
+        user_row(
+            user_id=specialist_id,
+            role=Role.SPECIALIST,
+            email=f"specialiste{index}@ess-bench.fr",
+            name=f"Dr Spécialiste {index}",
+            created_at=created,
+            specialty_code=SPECIALTY,
+            capacity=capacity,
+            rotation=index,
+        )
+        for index, specialist_id in enumerate(ids)
+    ]
+    links = [
+        model_row(
+            UserSubspecialty, user_id=i, specialty_code=SPECIALTY, subspecialty_code=SUBSPECIALTY
+        )
+        for i in ids
+    ]
+    tables = specialty_rows(SPECIALTY, "Cardiologie", [SUBSPECIALTY])
+    await bulk_load(url, [*tables, (USER_TABLE, users), (UserSubspecialty.__table__, links)])
+    return requester_id

@@ -4,61 +4,45 @@ For each backend and pool size N: a fresh, migrated database; one specialty with
 sub-specialties and N specialists loaded in bulk with a realistic mix (most cover the
 requested sub-specialty, ~10 % inactive, ~10 % on a weekly schedule, ~5 % absent now,
 open requests held against capacities, a few declines of the request); one pending
-request. ``router.eligibility.decide_in_database`` is then timed ``--repeat`` times
-inside one read transaction, after a warm-up, and checked against the pure model
-``router.decision.decide`` on the same facts. Prints median, p90 and p99 per size and
-the growth between sizes; ``--write-doc`` records them in ``docs/benchmarks.md``.
+request. ``router.eligibility.decide_in_database`` is timed ``--repeat`` times inside one
+read transaction, after a warm-up, and checked against the pure model
+``router.decision.decide`` on the same facts.
 
-    python -m bench.dispatch [--sizes 10,100,1000,10000] [--backends sqlite,postgres]
-                             [--repeat 200] [--explain] [--write-doc]
-
-PostgreSQL is reached through ``BENCH_POSTGRES_URL`` (see ``bench.submission``); the
-scratch database ``ess_bench_dispatch`` is created and dropped by the run.
+    python -m bench.dispatch [--sizes 10,100,1000,10000] [--repeat 200] [--explain]
+                             [--backends sqlite,postgres] [--write-doc]
 """
 
 import argparse
-import asyncio
 import dataclasses
 import math
-import os
 import random
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from datetime import time as clock_time
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from sqlalchemy.exc import SQLAlchemyError
-
-from bench.common import (
+from bench.dataset import USER_TABLE, bulk_load, model_row, request_row, specialty_rows, user_row
+from bench.harness import (
     NOW,
     PARIS,
-    analyze,
+    BenchError,
+    Report,
+    Table,
+    after_load,
     bench_context,
-    drop_database,
     explain,
-    markdown_table,
+    int_list,
+    main,
     migrated_database,
     ms,
     percentile,
+    positive,
     seeded_uuid,
-    text_table,
-)
-from bench.dataset import USER_TABLE, insert_rows, model_row, request_row, user_row
-from bench.submission import (
-    BenchError,
-    _postgres_version,
-    add_common_options,
-    bench_parser,
-    command_line,
-    machine_facts,
-    write_doc,
+    spaced,
 )
 from models import (
     Absence,
@@ -67,19 +51,14 @@ from models import (
     RequestDecline,
     Role,
     ScheduleSlot,
-    Specialty,
     Status,
-    Subspecialty,
     UserSubspecialty,
 )
 from router.decision import Candidate, Decision, decide
 from router.eligibility import EXPLAIN_LIMIT, Moment, decide_in_database, parameters, statement
 
-SECTION_TITLE = "## Dispatch decision (issue 3)"
+TITLE = "## Dispatch decision (issue 3)"
 DATABASE = "ess_bench_dispatch"
-TARGET_MS = 2.0
-TARGET_SIZE = 1000
-LINEAR = 1.1  # a local exponent above this is worse than linear (noise allowance)
 WARMUP = 20
 SEED = 20260303
 
@@ -99,6 +78,10 @@ DECLINES = 5
 MORNINGS = (clock_time(8), clock_time(13))
 AFTERNOONS = (clock_time(13), clock_time(18))
 OPEN_MIX = (Status.ASSIGNED, Status.ACCEPTED, Status.ACCEPTED, Status.AWAITING_INFO)
+HEADER = (
+    "backend", "specialists", "eligible", "excluded", "median ms", "p90 ms", "p99 ms",
+    "growth of the median", "query alone ms", "per member µs",
+)  # fmt: skip
 
 
 @dataclass
@@ -120,7 +103,6 @@ class Result:
     size: int
     samples_ms: list[float]
     decision: Decision
-    load_s: float
     pool: Pool
     query_ms: float = math.nan
     plan: list[str] = field(default_factory=list)
@@ -128,13 +110,6 @@ class Result:
     @property
     def median(self) -> float:
         return percentile(self.samples_ms, 0.50)
-
-    def p(self, fraction: float) -> float:
-        return percentile(self.samples_ms, fraction)
-
-    @property
-    def excluded(self) -> int:
-        return sum(self.decision.excluded_counts.values())
 
 
 # --- population --------------------------------------------------------------------------
@@ -267,27 +242,13 @@ async def populate(url: str, size: int, context: Any) -> Pool:
     for i in decliners:
         candidates[i] = dataclasses.replace(candidates[i], declined=True)
 
-    context_db = context.db
-    async with context_db.write_engine.begin() as connection:
-        await insert_rows(
-            connection, Specialty.__table__, [model_row(Specialty, code=SPECIALTY, name="Cardio")]
-        )
-        await insert_rows(
-            connection,
-            Subspecialty.__table__,
-            [
-                model_row(Subspecialty, specialty_code=SPECIALTY, code=code, name=code.title())
-                for code in (SUBSPECIALTY, OTHER_SUBSPECIALTY)
-            ],
-        )
-        await insert_rows(connection, USER_TABLE, users)
-        await insert_rows(connection, UserSubspecialty.__table__, subspecialties)
-        await insert_rows(connection, ScheduleSlot.__table__, slots)
-        await insert_rows(connection, Absence.__table__, absences)
-        for start in range(0, len(requests), 20_000):
-            await insert_rows(connection, Request.__table__, requests[start : start + 20_000])
-        await insert_rows(connection, RequestDecline.__table__, declines)
-    await analyze(url)
+    await bulk_load(url, [
+        *specialty_rows(SPECIALTY, "Cardio", [SUBSPECIALTY, OTHER_SUBSPECIALTY]),
+        (USER_TABLE, users), (UserSubspecialty.__table__, subspecialties),
+        (ScheduleSlot.__table__, slots), (Absence.__table__, absences),
+        (Request.__table__, requests), (RequestDecline.__table__, declines),
+    ])  # fmt: skip
+    await after_load(url)
     return Pool(
         request_id=request_id,
         candidates=candidates,
@@ -345,9 +306,7 @@ async def measure(backend: str, size: int, args: argparse.Namespace, workdir: Pa
     url = await migrated_database(backend, DATABASE, workdir)
     context = bench_context(url, NOW)
     try:
-        started = time.perf_counter()
         pool = await populate(url, size, context)
-        load_s = time.perf_counter() - started
         moment = Moment.at(NOW, context.policy.calendar, context.policy.zone)
         async with context.db.reading() as session:
             request = await session.get(Request, pool.request_id)
@@ -355,7 +314,7 @@ async def measure(backend: str, size: int, args: argparse.Namespace, workdir: Pa
                 raise BenchError("the benchmark request was not loaded")
             samples, decision = await time_decisions(session, request, moment, args.repeat)
             check(decision, decide(pool.candidates), size)
-            result = Result(backend, size, samples, decision, load_s, pool)
+            result = Result(backend, size, samples, decision, pool)
             # Where the time goes: the decision's one query alone, rows fetched.
             query = statement(True, session.bind.dialect.name)
             values = parameters(request, moment)
@@ -372,229 +331,45 @@ async def measure(backend: str, size: int, args: argparse.Namespace, workdir: Pa
         await context.db.dispose()
 
 
-# --- reporting ---------------------------------------------------------------------------
-
-HEADER = (
-    "backend",
-    "specialists",
-    "eligible",
-    "excluded",
-    "median ms",
-    "p90 ms",
-    "p99 ms",
-    "growth of the median",
-    "query alone ms",
-    "per member µs",
-)
-
-
-def growth(results: list[Result]) -> dict[int, tuple[float, float]]:
-    """For each result after the first of its backend: (time ratio, local exponent)."""
-    found = {}
-    for previous, current in pairwise(results):
-        if previous.backend != current.backend or previous.median <= 0:
-            continue
-        ratio = current.median / previous.median
-        exponent = math.log(ratio) / math.log(current.size / previous.size)
-        found[id(current)] = (ratio, exponent)
-    return found
+# --- the table ----------------------------------------------------------------------------
 
 
 def rows(results: list[Result]) -> list[tuple[str, ...]]:
-    grown = growth(results)
     table = []
-    previous: Result | None = None
-    for r in results:
+    for previous, r in zip([None, *results], results, strict=False):
         step = "–"
-        if id(r) in grown and previous is not None:
-            ratio, exponent = grown[id(r)]
-            step = f"×{ratio:.1f} for ×{r.size / previous.size:g} (b = {exponent:.2f})"
-        table.append(
-            (
-                r.backend,
-                f"{r.size:,}".replace(",", " "),
-                str(r.decision.eligible_count),
-                str(r.excluded),
-                ms(r.median),
-                ms(r.p(0.90)),
-                ms(r.p(0.99)),
-                step,
-                ms(r.query_ms),
-                f"{r.median * 1000 / r.size:.2f}",
-            )
-        )
-        previous = r
+        if previous is not None and previous.backend == r.backend and previous.median > 0:
+            ratio, scale = r.median / previous.median, r.size / previous.size
+            step = f"×{ratio:.1f} for ×{scale:g} (b = {math.log(ratio) / math.log(scale):.2f})"
+        table.append((
+            r.backend, spaced(r.size), str(r.decision.eligible_count),
+            str(sum(r.decision.excluded_counts.values())), ms(r.median),
+            ms(percentile(r.samples_ms, 0.90)), ms(percentile(r.samples_ms, 0.99)), step,
+            ms(r.query_ms), f"{r.median * 1000 / r.size:.2f}",
+        ))  # fmt: skip
     return table
 
 
-def reading(results: list[Result]) -> str:
-    """Read the figures against the target, in two to four plain sentences."""
-    if not results:
-        return ""
-    sentences = []
-    at_target = [r for r in results if r.size == TARGET_SIZE]
-    if at_target:
-        verdicts = [
-            f"{r.backend} {ms(r.median)} ms median, {ms(r.p(0.99))} ms p99" for r in at_target
-        ]
-        if all(r.p(0.99) < TARGET_MS for r in at_target):
-            verdict = "met"
-        elif all(r.median < TARGET_MS for r in at_target):
-            verdict = "met at the median but not at p99"
-        else:
-            verdict = f"not met ({max(r.median for r in at_target) / TARGET_MS:.1f}× over)"
-        sentences.append(
-            f"At {TARGET_SIZE} specialists ({'; '.join(verdicts)}) the target of under "
-            f"{TARGET_MS:g} ms is {verdict}."
-        )
-    grown = growth(results)
-    worse = [r for r in results if id(r) in grown and grown[id(r)][1] > LINEAR]
-    if grown and not worse:
-        sentences.append(
-            "Growth is no worse than linear at every step (local exponent b ≤ "
-            f"{LINEAR:g}, where time ∝ N^b between two sizes); small pools are dominated by "
-            "the fixed cost of the round trips."
-        )
-    elif worse:
-        steps = "; ".join(f"{r.backend} b = {grown[id(r)][1]:.2f} up to {r.size}" for r in worse)
-        sentences.append(f"Growth is worse than linear on some steps ({steps}).")
-    largest = max(r.size for r in results)
-    per_member = "; ".join(
-        f"{r.backend} {r.median * 1000 / r.size:.2f} µs" for r in results if r.size == largest
-    )
-    share = "; ".join(
-        f"{r.backend} {r.query_ms / r.median:.0%}" for r in results if r.size == largest
-    )
-    sentences.append(
-        "The filtering is in SQL: one query judges each member once (a column comparison "
-        "for capacity, set look-ups for sub-specialty, schedule, absence and declines) and "
-        f"Python reads at most {EXPLAIN_LIMIT + 10} rows. Per member at {largest}: "
-        f"{per_member}; the query alone is {share} of a decision."
-    )
-    return " ".join(sentences[:4])
+def options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", type=int_list, default="10,100,1000,10000", help="pool sizes")
+    parser.add_argument("--repeat", type=positive(int), default=200, help="decisions (200)")
+    parser.add_argument("--explain", action="store_true", help="print the query plans")
 
 
-def plan_notes(results: list[Result]) -> list[str]:
-    notes = []
-    for r in results:
-        if r.plan:
-            notes.append(f"--- {r.backend}, {r.size} specialists ---")
-            notes += r.plan
-    return notes
-
-
-def section(results: list[Result], args: argparse.Namespace, postgres_version: str | None) -> str:
-    facts = machine_facts() + (f", PostgreSQL {postgres_version}" if postgres_version else "")
+async def run(args: argparse.Namespace, workdir: Path) -> Report:
+    results: list[Result] = []
+    for backend in args.backends:
+        for size in args.sizes:
+            results.append(await measure(backend, size, args, workdir))
+            print(" ".join(rows(results)[-1]), *results[-1].plan, sep="\n", flush=True)
     pools = "; ".join(
         f"{r.size}: {r.pool.open_requests} open and {r.pool.closed_requests} closed requests, "
         f"{r.pool.scheduled} on a schedule, {r.pool.absent} absent, {r.pool.declines} declines"
         for r in results
         if r.backend == results[0].backend
     )
-    parts = [
-        SECTION_TITLE,
-        "",
-        f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {facts}; load average "
-        f"{args.load_before:.2f} when it started.",
-        "",
-        f"Command (from the project root): `{command_line('bench.dispatch')}`",
-        "",
-        "Times `router.eligibility.decide_in_database(session, request, moment, "
-        "use_subspecialty=True)` for one pending request (cardiologie / rythmologie), inside "
-        f"one read transaction of the service's `Database`, after {WARMUP} warm-up calls, "
-        f"{args.repeat} calls per size. A decision returns the chosen specialist, the eligible "
-        f"count and up to {EXPLAIN_LIMIT} excluded specialists with their reasons (for the "
-        "history event), all from one query (`router.eligibility.statement`: every member "
-        "judged once into a materialised CTE, from which the best by rotation, the first "
-        f"{EXPLAIN_LIMIT + 1} excluded by name and each reason's total are read). "
-        "Each pool is a fresh, migrated database loaded in bulk with a fixed seed: "
-        "~85 % of the specialists cover the sub-specialty, ~10 % are inactive, ~10 % have a "
-        "weekly schedule (half of them on a slot at the benchmark instant, a Tuesday 10:30 "
-        "in Paris), ~5 % are absent now (~10 % have a past absence), capacities 3 to 8 with "
-        f"~15 % at capacity, {CLOSED_PER_SPECIALIST} closed requests each, and a few declines "
-        f"of the request ({pools}). PostgreSQL gets `VACUUM ANALYZE` after the load. Every "
-        "decision is checked against the pure model `router.decision.decide` on the same "
-        "facts. *growth*: ratio of the median to the previous size's, and the local "
-        "exponent b (time ∝ N^b; 1 is linear). *query alone*: median of the statement "
-        "executed and its rows fetched, without building the decision. *per member*: the "
-        "median divided by the pool's size. Open requests are loaded as rows of `request`; "
-        "the specialists' `open_count` is kept from them by the database's triggers, as in "
-        "the service.",
-        "",
-        markdown_table(HEADER, rows(results), left=1),
-        "",
-        reading(results),
-        "",
-    ]
-    return "\n".join(parts)
-
-
-# --- main --------------------------------------------------------------------------------
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = bench_parser("bench.dispatch", __doc__)
-    parser.add_argument(
-        "--sizes", default="10,100,1000,10000", help="pool sizes (10,100,1000,10000)"
-    )
-    parser.add_argument("--repeat", type=int, default=200, help="timed decisions per size (200)")
-    parser.add_argument(
-        "--explain", action="store_true", help="print the query plans of each size's queries"
-    )
-    add_common_options(parser)
-    args = parser.parse_args(argv)
-    try:
-        args.sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    except ValueError:
-        parser.error("--sizes takes comma-separated integers")
-    if not args.sizes or min(args.sizes) < 1 or args.repeat < 1:
-        parser.error("--sizes and --repeat must be positive")
-    return args
-
-
-async def run(args: argparse.Namespace) -> list[Result]:
-    results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="ess-bench-") as tmp:
-        for backend in args.backends:
-            try:
-                for size in args.sizes:
-                    result = await measure(backend, size, args, Path(tmp))
-                    results.append(result)
-                    print(
-                        f"{backend:<8} {size:>6} specialists: loaded in {result.load_s:.1f} s, "
-                        f"{result.decision.eligible_count} eligible, median "
-                        f"{ms(result.median)} ms, p99 {ms(result.p(0.99))} ms",
-                        flush=True,
-                    )
-                    for line in plan_notes([result]):
-                        print(line)
-            finally:
-                await asyncio.to_thread(drop_database, backend, DATABASE)
-    return results
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    args.load_before = os.getloadavg()[0]
-    print(
-        f"pools of {', '.join(map(str, args.sizes))} specialists on {', '.join(args.backends)}, "
-        f"{args.repeat} decisions each",
-        flush=True,
-    )
-    try:
-        postgres_version = asyncio.run(_postgres_version()) if "postgres" in args.backends else None
-        results = asyncio.run(run(args))
-    except (BenchError, OSError, asyncpg.PostgresError, SQLAlchemyError) as exc:
-        print(f"bench.dispatch: {exc}", file=sys.stderr)
-        return 1
-    print()
-    print(text_table(HEADER, rows(results), left=1))
-    print()
-    print(reading(results))
-    if args.write_doc:
-        write_doc(section(results, args, postgres_version), SECTION_TITLE)
-    return 0
+    return Report([Table(HEADER, rows(results))], [f"Pools loaded: {pools}."])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("bench.dispatch", __doc__, TITLE, options, run))

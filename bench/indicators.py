@@ -1,45 +1,30 @@
 """The coordinator's indicators for a year, on SQLite and PostgreSQL, up to 1 000 000 requests.
 
-For each ``--years`` value Y and each backend: a fresh, migrated database loaded in bulk
-with a fixed seed (the same rows on every backend): one specialty with four
-sub-specialties, 100 member specialists (some joining or leaving during the year, a third
-offering consultations avancées), 3 000 requesters (60 % médecins traitants) and
-``--total`` requests submitted over the Y years ending with 2025, plus 5 % more before and
-after them. Y = 1 puts all of them in the reported year; Y = 10 is an ESS with ten years
-of history, whose year holds a tenth. Each request's life (assignment, acceptance, a
-pause awaiting information for some, answer, appointment, close-out, or cancellation)
-has random delays; its deadlines are those of the service's own functions
-(``sla.deadlines``, business calendar); it is inserted in submission order.
+For each ``--years`` value Y: a fresh, migrated database per backend loaded in bulk with a
+fixed seed (the same rows on every backend): one specialty with four sub-specialties, 100
+specialists (some joining or leaving during the year), 3 000 requesters and ``--total``
+requests submitted over the Y years ending with 2025, plus 5 % more before and after them,
+each with random delays and the deadlines of the service's own functions. Then
+``compute_indicators`` (what ``GET /api/v1/indicators`` runs) is timed for the year 2025, a
+quarter and a month, with the peak of the Python heap during one call; the year's figures
+are checked against a reference computed from the generated rows, and its statements are
+timed one by one.
 
-``app.services.indicators.compute_indicators`` (what ``GET /api/v1/indicators`` runs) is
-then timed for the year 2025, a quarter and a month (``--repeat`` runs after a warm-up),
-with the peak of the Python heap during one call (``tracemalloc``), and the year's figures
-are checked against a reference computed from the generated rows. The year is timed
-again, statement by statement. The rows carry the delays the indicators read
-(``models.history.measure``, as the service stores them at every change of state).
-``--write-doc`` records the tables in ``docs/benchmarks.md``.
+    python -m bench.indicators [--total 1000000] [--years 1,10] [--repeat 3] [--explain]
+                               [--workdir DIR --reuse] [--backends sqlite,postgres]
+                               [--write-doc]
 
-    python -m bench.indicators [--total 1000000] [--years 1,10] [--backends sqlite,postgres]
-                               [--repeat 3] [--explain] [--write-doc]
-                               [--workdir DIR --reuse]
-
-PostgreSQL is reached through ``BENCH_POSTGRES_URL`` (see ``bench.submission``); the
-scratch databases ``ess_bench_ind_<Y>y`` are created and dropped by the run. With
-``--reuse`` they (and the SQLite files in ``--workdir``) are kept and loaded only when they
-do not already hold the dataset asked for at the schema's current migration (a database
-migrated by an older revision is loaded again, never measured with a stale schema).
+With ``--reuse`` the databases (and the SQLite files in ``--workdir``) are kept, and loaded
+again only when they do not hold the dataset asked for at the schema's current migration.
 """
 
 import argparse
-import asyncio
-import contextlib
 import hashlib
 import json
 import math
 import random
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 import uuid
@@ -50,13 +35,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.indicators import (
     Indicators,
@@ -68,38 +51,37 @@ from app.services.indicators import (
     table_requests,
     walk_pays,
 )
-from bench.common import (
-    analyze,
-    bench_context,
-    drop_database,
-    explain,
-    markdown_table,
-    migrated_database,
-    seeded_uuid,
-    text_table,
-)
 from bench.dataset import (
     ANSWER,
     COLUMNS,
+    PATIENTS,
     QUESTION,
     USER_TABLE,
+    bulk_load,
     clinical,
     model_row,
+    pick,
+    specialty_rows,
     user_row,
 )
-from bench.dataset import PATIENTS as IDENTITIES
-from bench.submission import (
+from bench.harness import (
+    PARIS,
     BenchError,
-    _postgres_version,
-    add_common_options,
-    bench_parser,
-    command_line,
-    machine_facts,
+    Report,
+    Table,
+    after_load,
+    bench_context,
+    explain,
+    int_list,
+    main,
+    migrated_database,
+    positive,
     postgres_url,
-    write_doc,
+    seeded_uuid,
+    spaced,
 )
 from migrations import alembic_config
-from models import Outcome, Priority, Request, Role, Specialty, Status, Subspecialty
+from models import Outcome, Priority, Request, Role, Status
 from models.history import measure as measure_delays
 from models.sla_state import refresh
 from models.storage import Database
@@ -111,13 +93,10 @@ from sla.deadlines import (
     start_answer_clock,
 )
 
-SECTION_TITLE = "## Indicators (issue 7)"
-TARGET_S = {"postgres": 1.0, "sqlite": 3.0}
+TITLE = "## Indicators (issue 7)"
 SEED = 20260307
-CHUNK = 20_000
 WARMUP = 1
 
-PARIS = ZoneInfo("Europe/Paris")
 YEAR = 2025
 YEAR_START = datetime(YEAR, 1, 1, tzinfo=PARIS)
 YEAR_END = datetime(YEAR + 1, 1, 1, tzinfo=PARIS)
@@ -165,17 +144,15 @@ CLOSE_MEDIAN_H = 48.0
 CANCEL_MEDIAN_H = 3.0
 
 
+HEADER = (
+    "backend", "requests in table", "period", "requests in period", "median s", "min–max s",
+    "Python peak MB", "cube / percentiles / patients / requesters s", "percentiles", "check",
+)  # fmt: skip
+STATEMENTS = ("cube", "percentiles", "patients", "requesters")
+
+
 def lognormal(rng: random.Random, median: float) -> float:
     return median * math.exp(rng.gauss(0.0, 1.0))
-
-
-def pick(rng: random.Random, mix: tuple[tuple[Any, float], ...]) -> Any:
-    draw = rng.random()
-    for value, weight in mix:
-        draw -= weight
-        if draw < 0:
-            return value
-    return mix[-1][0]
 
 
 def patient_key(index: int) -> str:
@@ -191,7 +168,7 @@ def percentile_cont(ordered: list[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-# --- population --------------------------------------------------------------------------
+# --- population ----------------------------------------------------------------------------
 
 
 @dataclass
@@ -304,7 +281,7 @@ class RowMaker:
         r = SimpleNamespace(**self.template)
         r.id = seeded_uuid(rng)
         r.question = clinical(r.id, "question", QUESTION)
-        r.patient = clinical(r.id, "patient", IDENTITIES[patient][0])
+        r.patient = clinical(r.id, "patient", PATIENTS[patient][0])
         r.reference = f"TE-{year}-{self.numbers[year]:07d}"
         r.priority = Priority.URGENT if rng.random() < URGENT else Priority.STANDARD
         r.subspecialty_code = rng.choice((*SUBSPECIALTIES, None))
@@ -398,99 +375,47 @@ class RowMaker:
         ]
 
 
-async def populate(
-    urls: dict[str, str], total: int, years: int, sla: SlaPolicy, database: str
-) -> Reference:
-    """Load the same seeded dataset into every backend's database, chunk by chunk."""
+async def populate(url: str, total: int, years: int, sla: SlaPolicy) -> Reference:
+    """Load the seeded dataset (the same rows on every backend) into the database at ``url``."""
     rng = random.Random(SEED + total + years)
     world = build_world(rng)
     maker = RowMaker(sla, world, rng)
     reference = Reference()
-    sqlite_engine = None
-    postgres: asyncpg.Connection | None = None
-    try:
-        if "sqlite" in urls:
-            # The sync driver: the same SQLite type processing as aiosqlite, without a thread.
-            sqlite_engine = create_engine(urls["sqlite"].replace("+aiosqlite", ""))
-        if "postgres" in urls:
-            postgres = await asyncpg.connect(postgres_url(database, driver="postgresql"))
-        tables = (
-            (Specialty.__table__, [model_row(Specialty, code=SPECIALTY, name="Cardiologie")]),
-            (
-                Subspecialty.__table__,
-                [
-                    model_row(Subspecialty, specialty_code=SPECIALTY, code=code, name=code.title())
-                    for code in SUBSPECIALTIES
-                ],
-            ),
-            (USER_TABLE, world.users),
-        )
-        if sqlite_engine is not None:
-            with sqlite_engine.begin() as connection:
-                for table, rows in tables:
-                    connection.execute(insert(table), rows)  # type: ignore[arg-type]
-        if postgres is not None:
-            for table, rows in tables:
-                names = [column.name for column in table.columns]  # type: ignore[attr-defined]
-                await postgres.copy_records_to_table(
-                    table.name,  # type: ignore[attr-defined]
-                    records=[tuple(row[name] for name in names) for row in rows],
-                    columns=names,
-                )
-        instants = maker.instants(total, years)
-        started = time.perf_counter()
-        for start in range(0, len(instants), CHUNK):
-            part = instants[start : start + CHUNK]
-            rows = [
-                maker.make(instant, reference if in_year else None) for instant, in_year in part
-            ]
-            reference.rows += len(rows)
-            if sqlite_engine is not None:
-                with sqlite_engine.begin() as connection:
-                    connection.execute(insert(Request.__table__), rows)  # type: ignore[attr-defined]
-            if postgres is not None:
-                await postgres.copy_records_to_table(
-                    "request",
-                    records=[tuple(row[name] for name in COLUMNS) for row in rows],
-                    columns=list(COLUMNS),
-                )
-            done = start + len(rows)
-            if done % 200_000 < CHUNK or done == len(instants):
-                elapsed = time.perf_counter() - started
-                print(
-                    f"  loaded {done:>9,} / {len(instants):,} requests ({elapsed:.0f} s)",
-                    flush=True,
-                )
-    finally:
-        if sqlite_engine is not None:
-            sqlite_engine.dispose()
-        if postgres is not None:
-            await postgres.close()
+    requests = (
+        maker.make(instant, reference if in_year else None)
+        for instant, in_year in maker.instants(total, years)
+    )
+    tables = [*specialty_rows(SPECIALTY, "Cardiologie", SUBSPECIALTIES), (USER_TABLE, world.users)]
+    reference.rows = await bulk_load(url, [*tables, (Request.__table__, requests)])
+    reference.rows -= len(world.users) + len(SUBSPECIALTIES) + 1
     return reference
 
 
-# --- measurement -------------------------------------------------------------------------
+# --- measurement ---------------------------------------------------------------------------
 
 
 @dataclass
 class Measure:
     backend: str
     years: int
-    schema: str
     period: str
     rows_in_table: int
     rows_in_period: int
     samples_s: list[float]
     peak_mb: float
     statements_s: dict[str, float] = field(default_factory=dict)
-    mismatches: list[str] = field(default_factory=list)
-    checked: bool = False
-    percentiles: str = ""  # how their percentiles were found: walk or sort
-    table_mb: float = 0.0  # the request table on disk (SQLite: the whole file)
+    percentiles: str = "–"  # how the percentiles were found: walk or sort
+    check: str = "–"  # the year's figures against the reference: exact, or the mismatches
 
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples_s)
+    def row(self) -> tuple[str, ...]:
+        statements = " / ".join(f"{self.statements_s[k]:.2f}" for k in STATEMENTS
+                                if k in self.statements_s)  # fmt: skip
+        return (
+            self.backend, f"{spaced(self.rows_in_table)} over {self.years} y", self.period,
+            spaced(self.rows_in_period), f"{statistics.median(self.samples_s):.2f}",
+            f"{min(self.samples_s):.2f}–{max(self.samples_s):.2f}", f"{self.peak_mb:.1f}",
+            statements or "–", self.percentiles, self.check,
+        )  # fmt: skip
 
 
 async def run_once(db: Database, period: Period) -> Indicators:
@@ -501,12 +426,13 @@ async def run_once(db: Database, period: Period) -> Indicators:
 async def time_period(
     db: Database, period: Period, repeat: int
 ) -> tuple[list[float], float, Indicators]:
+    """``repeat`` timed calls after the warm-up, then the Python heap's peak during one more."""
     for _ in range(WARMUP):
-        result = await run_once(db, period)
+        await run_once(db, period)
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
-        result = await run_once(db, period)
+        await run_once(db, period)
         samples.append(time.perf_counter() - started)
     tracemalloc.start()
     try:
@@ -519,15 +445,16 @@ async def time_period(
 
 def compare(found: Indicators, expected: dict[str, Any]) -> list[str]:
     """Mismatches between the service's figures and the reference (none expected)."""
+    delays = found.response_delay_hours
     got = {
         "teleexpertise_count": found.teleexpertise_count,
         "answered_count": found.answered_count,
         "cancelled_count": found.cancelled_count,
         "patients_count": found.patients_count,
         "requesters_count": found.requesters_count,
-        "median": found.response_delay_hours.median,
-        "p90": found.response_delay_hours.p90,
-        "mean": found.response_delay_hours.mean,
+        "median": delays.median,
+        "p90": delays.p90,
+        "mean": delays.mean,
         "within_sla_rate": found.within_sla_rate,
     }
     mismatches = []
@@ -543,11 +470,15 @@ def compare(found: Indicators, expected: dict[str, Any]) -> list[str]:
     return mismatches
 
 
+# --- the statements alone: their times and plans -------------------------------------------
+
+
 async def statement_times(
-    db: Database, period: Period, found: Indicators
+    db: Database, period: Period, found: Indicators, explain_them: bool
 ) -> tuple[dict[str, float], str]:
     """Each statement of the computation alone, in one snapshot (median of three), and the
-    percentiles' way (walk or sort, as compute_indicators chooses it)."""
+    percentiles' way (walk or sort, as compute_indicators chooses it); with ``explain_them``,
+    their plans printed."""
     timings: dict[str, list[float]] = {}
     counts = {
         "response": found.response_delay_hours.count,
@@ -563,25 +494,21 @@ async def statement_times(
             statements["percentiles"] = percentile_statement(period, dialect, counts, walk=walk)
         if dialect == "postgresql":
             # The settings compute_indicators gives its snapshot.
-            settings = ("jit = off", "plan_cache_mode = force_custom_plan", "work_mem = '64MB'")
-            for setting in settings:
+            for setting in (
+                "jit = off",
+                "plan_cache_mode = force_custom_plan",
+                "work_mem = '64MB'",
+            ):
                 await session.execute(text(f"SET LOCAL {setting}"))
         for _ in range(3):
             for name, statement in statements.items():
                 started = time.perf_counter()
                 (await session.execute(statement)).all()
                 timings.setdefault(name, []).append(time.perf_counter() - started)
+        for name, statement in statements.items() if explain_them else ():
+            print(f"--- {dialect}, {name} ---", *await explain(session, statement), sep="\n    ")
     medians = {name: statistics.median(values) for name, values in timings.items()}
     return medians, "walk" if walk else "sort"
-
-
-async def print_plans(db: Database, period: Period) -> None:
-    async with db.reading() as session:
-        dialect = session.bind.dialect.name
-        for name, statement in explain_statements(period, dialect).items():
-            print(f"--- {dialect}, {name} ---")
-            for line in await explain(session, statement):
-                print("   ", line)
 
 
 async def measure_backend(
@@ -592,58 +519,24 @@ async def measure_backend(
     try:
         async with db.reading() as session:
             rows = (await session.execute(select(func.count()).select_from(Request))).scalar_one()
-            if backend == "postgres":
-                size = (
-                    await session.execute(text("SELECT pg_total_relation_size('request')"))
-                ).scalar_one()
-            else:
-                pages = (await session.execute(text("PRAGMA page_count"))).scalar_one()
-                page = (await session.execute(text("PRAGMA page_size"))).scalar_one()
-                size = pages * page
-            schema = f"migration {await database_revision(session)}"
         for label, first, last in PERIODS:
             period = parse_period(first, last, PARIS)
             samples, peak, found = await time_period(db, period, args.repeat)
-            measure = Measure(
-                backend,
-                years,
-                schema,
-                label,
-                rows,
-                found.teleexpertise_count,
-                samples,
-                peak,
-            )
-            measure.table_mb = size / 1e6
+            measure = Measure(backend, years, label, rows, found.teleexpertise_count, samples, peak)
             if label.startswith("year"):
-                measure.mismatches = compare(found, reference)
-                measure.checked = True
-                measure.statements_s, measure.percentiles = await statement_times(db, period, found)
-                if args.explain:
-                    await print_plans(db, period)
-            results.append(measure)
-            print(
-                f"  {backend:<8} {years:>2} y  {label:<10} "
-                f"{measure.rows_in_period:>9,} requests: median {measure.median:.2f} s "
-                f"(min {min(samples):.2f}, max {max(samples):.2f}), "
-                f"Python peak {peak:.1f} MB"
-                + (
-                    "; "
-                    + ", ".join(f"{k} {v:.2f} s" for k, v in measure.statements_s.items())
-                    + f" (percentiles: {measure.percentiles})"
-                    if measure.statements_s
-                    else ""
+                mismatches = compare(found, reference)
+                measure.check = "; ".join(mismatches) or "exact"
+                measure.statements_s, measure.percentiles = await statement_times(
+                    db, period, found, args.explain
                 )
-                + (f"; MISMATCH {measure.mismatches}" if measure.mismatches else ""),
-                flush=True,
-            )
+            results.append(measure)
+            print(" ".join(measure.row()), flush=True)
     finally:
         await db.dispose()
     return results
 
 
-def database_name(years: int) -> str:
-    return f"ess_bench_ind_{years}y"
+# --- databases, loaded or reused -----------------------------------------------------------
 
 
 def head_revision() -> str:
@@ -651,256 +544,69 @@ def head_revision() -> str:
     return ", ".join(sorted(ScriptDirectory.from_config(alembic_config()).get_heads()))
 
 
-async def database_revision(session: AsyncSession) -> str:
-    """The migration(s) a database is at, as ``head_revision`` writes them."""
-    rows = await session.execute(text("SELECT version_num FROM alembic_version"))
-    return ", ".join(sorted(rows.scalars()))
+async def reusable(url: str, rows: int) -> bool:
+    """Whether the database at ``url`` holds ``rows`` requests at the current migration."""
+    db = Database(url)
+    try:
+        async with db.reading() as session:
+            found = await session.execute(text("SELECT version_num FROM alembic_version"))
+            revision = ", ".join(sorted(found.scalars()))
+            count = (await session.execute(select(func.count()).select_from(Request))).scalar_one()
+    except (OSError, SQLAlchemyError, asyncpg.PostgresError):
+        return False
+    finally:
+        await db.dispose()
+    return revision == head_revision() and count == rows
 
 
 async def prepared_databases(
     years: int, args: argparse.Namespace, workdir: Path
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """The backends' databases holding the dataset, and the reference for its year."""
-    name = database_name(years)
+    name = f"ess_bench_ind_{years}y"
     marker = workdir / f"{name}-{args.total}.json"
-    urls: dict[str, str] = {}
-    head = head_revision()
     if args.reuse and marker.exists():
         saved = json.loads(marker.read_text())
-        for backend in args.backends:
-            url = (
-                f"sqlite+aiosqlite:///{workdir / name}.db"
-                if backend == "sqlite"
-                else postgres_url(name)
-            )
-            with contextlib.suppress(OSError, SQLAlchemyError, asyncpg.PostgresError):
-                db = Database(url)
-                try:
-                    async with db.reading() as session:
-                        revision = await database_revision(session)
-                        count = (
-                            await session.execute(select(func.count()).select_from(Request))
-                        ).scalar_one()
-                finally:
-                    await db.dispose()
-                if revision != head:
-                    print(f"{name} on {backend} is at migration {revision}, not {head}: reloading")
-                elif count == saved["rows"]:
-                    urls[backend] = url
-        if set(urls) == set(args.backends):
+        urls = {
+            "sqlite": f"sqlite+aiosqlite:///{workdir / name}.db", "postgres": postgres_url(name)
+        }  # fmt: skip
+        if all([await reusable(urls[backend], saved["rows"]) for backend in args.backends]):
             print(f"reusing {name} ({saved['rows']:,} requests)", flush=True)
-            return urls, saved["expected"]
-    urls = {backend: await migrated_database(backend, name, workdir) for backend in args.backends}
-    context = bench_context(next(iter(urls.values())), NOW)
-    print(f"loading {args.total:,} requests over {years} year(s) into {', '.join(urls)}")
-    reference = await populate(urls, args.total, years, context.policy.sla, name)
-    await context.db.dispose()
-    for url in urls.values():
-        await analyze(url)
+            return {b: urls[b] for b in args.backends}, saved["expected"]
+    urls = {b: await migrated_database(b, name, workdir, keep=args.reuse) for b in args.backends}
+    sla = bench_context(urls[args.backends[0]], NOW).policy.sla
+    for backend, url in urls.items():
+        print(f"loading {args.total:,} requests over {years} year(s) into {backend}", flush=True)
+        reference = await populate(url, args.total, years, sla)
+        await after_load(url)
     expected = reference.expected()
     marker.write_text(json.dumps({"rows": reference.rows, "expected": expected}))
     return urls, expected
 
 
-async def run(args: argparse.Namespace, workdir: Path) -> list[Measure]:
+def options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--total", type=positive(int), default=1_000_000, help="(1000000)")
+    parser.add_argument("--years", type=int_list, default="1,10", help="ending 2025 (1,10)")
+    parser.add_argument("--repeat", type=positive(int), default=3, help="calls per period (3)")
+    parser.add_argument("--explain", action="store_true", help="print the year's query plans")
+    parser.add_argument("--workdir", type=Path, help="where SQLite files go (a temp dir)")
+    parser.add_argument("--reuse", action="store_true", help="keep the databases, reuse them")
+
+
+async def run(args: argparse.Namespace, workdir: Path) -> Report:
+    if args.reuse and not args.workdir:
+        raise BenchError("--reuse needs --workdir")
+    workdir = args.workdir or workdir
+    workdir.mkdir(parents=True, exist_ok=True)
     results: list[Measure] = []
     for years in args.years:
-        try:
-            urls, expected = await prepared_databases(years, args, workdir)
-            for backend, url in urls.items():
-                results += await measure_backend(backend, url, years, expected, args)
-        finally:
-            if not args.reuse and "postgres" in args.backends:
-                await asyncio.to_thread(drop_database, "postgres", database_name(years))
-    return results
-
-
-# --- reporting ---------------------------------------------------------------------------
-
-HEADER = (
-    "backend",
-    "requests in table",
-    "period",
-    "requests in period",
-    "median s",
-    "min–max s",
-    "Python peak MB",
-    "cube / percentiles / patients / requesters s",
-    "percentiles",
-    "check",
-)
-STATEMENTS = ("cube", "percentiles", "patients", "requesters")
-
-
-def spaced(number: int) -> str:
-    return f"{number:,}".replace(",", " ")
-
-
-def rows(results: list[Measure]) -> list[tuple[str, ...]]:
-    return [
-        (
-            r.backend,
-            spaced(r.rows_in_table) + f" over {r.years} y",
-            r.period,
-            spaced(r.rows_in_period),
-            f"{r.median:.2f}",
-            f"{min(r.samples_s):.2f}–{max(r.samples_s):.2f}",
-            f"{r.peak_mb:.1f}",
-            " / ".join(f"{r.statements_s[k]:.2f}" for k in STATEMENTS if k in r.statements_s)
-            or "–",
-            r.percentiles or "–",
-            ("exact" if not r.mismatches else "MISMATCH") if r.checked else "–",
-        )
-        for r in results
-    ]
-
-
-def reading(results: list[Measure]) -> str:
-    """Read the figures against the targets, in a few plain sentences."""
-    if not results:
-        return ""
-    sentences = []
-    for years in dict.fromkeys(r.years for r in results):
-        years_rows = [r for r in results if r.years == years and r.period.startswith("year")]
-        verdicts = []
-        for r in years_rows:
-            target = TARGET_S[r.backend]
-            verdicts.append(
-                f"{r.backend} {r.median:.2f} s ("
-                + ("met" if r.median < target else f"target {target:g} s not met")
-                + ")"
-            )
-        if years_rows:
-            sentences.append(
-                f"A year of {spaced(years_rows[0].rows_in_period)} requests in a table of "
-                f"{spaced(years_rows[0].rows_in_table)}: " + "; ".join(verdicts) + "."
-            )
-    peaks = [r.peak_mb for r in results]
-    sizes = [r.rows_in_period for r in results]
-    sentences.append(
-        f"The Python heap's peak is {min(peaks):.1f} to {max(peaks):.1f} MB for periods of "
-        f"{spaced(min(sizes))} to {spaced(max(sizes))} requests: it follows the cube's cells "
-        "(months × priorities × sub-specialties × specialists, one year at a time), not the "
-        "number of requests."
-    )
-    largest = max(sizes)
-    for r in results:
-        if r.rows_in_period == largest and r.statements_s:
-            slowest = sorted(r.statements_s.items(), key=lambda item: -item[1])[:2]
-            sentences.append(
-                f"On the year of {spaced(largest)} requests {r.backend} spends most in "
-                + " and ".join(f"the {name} ({seconds:.2f} s)" for name, seconds in slowest)
-                + f" of its {sum(r.statements_s.values()):.2f} s of statements: each reads "
-                "every one of the year's entries of an index (the request table itself, "
-                f"{spaced(round(r.table_mb))} MB with its indexes, is never scanned)."
-            )
-    if all(not r.mismatches for r in results if r.checked):
-        sentences.append(
-            "Every year's figures equal the reference computed from the generated rows."
-        )
-    return " ".join(sentences)
-
-
-def section(results: list[Measure], args: argparse.Namespace, postgres_version: str | None) -> str:
-    facts = machine_facts() + (f", PostgreSQL {postgres_version}" if postgres_version else "")
-    parts = [
-        SECTION_TITLE,
-        "",
-        f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {facts}.",
-        "",
-        f"Command (from the project root): `{command_line('bench.indicators')}`",
-        "",
-        "Times `app.services.indicators.compute_indicators` (what `GET /api/v1/indicators` "
-        "and the activity report run: every indicator, the four breakdowns and the "
-        "membership, from one read-only snapshot) on the service's `Database`, median of "
-        f"{args.repeat} calls after {WARMUP} warm-up call; *Python peak*: `tracemalloc` peak "
-        "during one more call. Each table is a fresh database migrated to the service's "
-        f"schema (migration {head_revision()}) and loaded in bulk with "
-        f"a fixed seed: {SPECIALISTS} specialists, {spaced(REQUESTERS)} requesters and the "
-        "requests submitted over the given number of years ending with 2025 (in submission "
-        f"order, plus {OUTSIDE:.0%} before and after), with random delays (log-normal: "
-        f"taken on after {ACCEPT_MEDIAN_H:g} h, answered {ANSWER_MEDIAN_H:g} h later, "
-        f"{ASKED_INFO:.0%} paused awaiting information, appointments {APPOINTMENT_MEDIAN_D:g} "
-        "days after the answer), about 80 % closed, 5 % cancelled, 8 % still open, the "
-        "service's own deadline functions on the business calendar, the delays the "
-        "indicators read as `models.history.record` stores them, and encrypted "
-        "clinical fields as the service stores them. PostgreSQL gets `VACUUM ANALYZE` "
-        "after the load. *cube / percentiles / patients / requesters*: each of the four "
-        "statements alone (median of three); *percentiles*: how the median and 90th "
-        "percentile were found, *walk* (each delay's index read in order up to the ranks, "
-        "when the period holds at least a fifth of the table) or *sort* (`percentile_cont` on "
-        "PostgreSQL, a window on SQLite). "
-        "*check*: the year's counts, distinct patients and requesters, median, 90th "
-        "percentile and mean answer delay and the share within the deadline, against a "
-        "reference computed in Python from the generated rows.",
-        "",
-        markdown_table(HEADER, rows(results), left=4),
-        "",
-        reading(results),
-        "",
-    ]
-    return "\n".join(parts)
-
-
-# --- main --------------------------------------------------------------------------------
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = bench_parser("bench.indicators", __doc__)
-    parser.add_argument(
-        "--total", type=int, default=1_000_000, help="requests over the years (1000000)"
-    )
-    parser.add_argument(
-        "--years", default="1,10", help="years the requests are spread over, ending 2025 (1,10)"
-    )
-    parser.add_argument("--repeat", type=int, default=3, help="timed calls per period (3)")
-    parser.add_argument("--explain", action="store_true", help="print the year's query plans")
-    add_common_options(parser)
-    parser.add_argument("--workdir", default=None, help="where SQLite files go (a temp dir)")
-    parser.add_argument(
-        "--reuse", action="store_true", help="keep the databases and reuse them when they match"
-    )
-    args = parser.parse_args(argv)
-    try:
-        args.years = [int(y) for y in args.years.split(",") if y.strip()]
-    except ValueError:
-        parser.error("--years takes comma-separated integers")
-    if not args.years or min(args.years) < 1 or max(args.years) > 20:
-        parser.error("--years: 1 to 20")
-    if args.total < 10 or args.repeat < 1:
-        parser.error("--total must be at least 10 and --repeat positive")
-    if args.reuse and not args.workdir:
-        parser.error("--reuse needs --workdir")
-    return args
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(
-        f"{args.total:,} requests over {', '.join(map(str, args.years))} year(s) on "
-        f"{', '.join(args.backends)}, {args.repeat} timed calls per period",
-        flush=True,
-    )
-    try:
-        postgres_version = asyncio.run(_postgres_version()) if "postgres" in args.backends else None
-        with contextlib.ExitStack() as stack:
-            if args.workdir:
-                workdir = Path(args.workdir)
-                workdir.mkdir(parents=True, exist_ok=True)
-            else:
-                workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ess-")))
-            results = asyncio.run(run(args, workdir))
-    except (BenchError, OSError, asyncpg.PostgresError, SQLAlchemyError) as exc:
-        print(f"bench.indicators: {exc}", file=sys.stderr)
-        return 1
-    print()
-    print(text_table(HEADER, rows(results), left=4))
-    print()
-    print(reading(results))
-    if args.write_doc:
-        write_doc(section(results, args, postgres_version), SECTION_TITLE)
-    return 1 if any(r.mismatches for r in results) else 0
+        urls, expected = await prepared_databases(years, args, workdir)
+        for backend, url in urls.items():
+            results += await measure_backend(backend, url, years, expected, args)
+    notes = [f"Schema: migration {head_revision()}."]
+    ok = all(r.check in ("exact", "–") for r in results)
+    return Report([Table(HEADER, [r.row() for r in results], left=4)], notes, ok)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("bench.indicators", __doc__, TITLE, options, run))
