@@ -17,7 +17,6 @@ import dataclasses
 import math
 import random
 import sys
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,6 +40,7 @@ from bench.harness import (
     ms,
     percentile,
     positive,
+    sample_ms,
     seeded_uuid,
     spaced,
 )
@@ -287,21 +287,6 @@ def check(decision: Decision, expected: Decision, size: int) -> None:
         raise BenchError(f"pool of {size}: {len(decision.excluded)} excluded listed")
 
 
-async def time_decisions(
-    session: Any, request: Request, moment: Moment, count: int
-) -> tuple[list[float], Decision]:
-    decision = None
-    for _ in range(WARMUP):
-        decision = await decide_in_database(session, request, moment, use_subspecialty=True)
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        decision = await decide_in_database(session, request, moment, use_subspecialty=True)
-        samples.append((time.perf_counter() - started) * 1000)
-    assert decision is not None
-    return samples, decision
-
-
 async def measure(backend: str, size: int, args: argparse.Namespace, workdir: Path) -> Result:
     url = await migrated_database(backend, DATABASE, workdir)
     context = bench_context(url, NOW)
@@ -312,18 +297,22 @@ async def measure(backend: str, size: int, args: argparse.Namespace, workdir: Pa
             request = await session.get(Request, pool.request_id)
             if request is None:
                 raise BenchError("the benchmark request was not loaded")
-            samples, decision = await time_decisions(session, request, moment, args.repeat)
-            check(decision, decide(pool.candidates), size)
-            result = Result(backend, size, samples, decision, pool)
+
+            def decision() -> Any:
+                return decide_in_database(session, request, moment, use_subspecialty=True)
+
+            samples = await sample_ms(decision, args.repeat, WARMUP)
+            result = Result(backend, size, samples, await decision(), pool)
+            check(result.decision, decide(pool.candidates), size)
             # Where the time goes: the decision's one query alone, rows fetched.
             query = statement(True, session.bind.dialect.name)
             values = parameters(request, moment)
-            timings = []
-            for _ in range(max(10, args.repeat // 4)):
-                started = time.perf_counter()
+
+            async def query_alone() -> None:
                 (await session.execute(query, values)).all()
-                timings.append((time.perf_counter() - started) * 1000)
-            result.query_ms = percentile(timings, 0.5)
+
+            alone = await sample_ms(query_alone, max(10, args.repeat // 4))
+            result.query_ms = percentile(alone, 0.5)
             if args.explain:
                 result.plan = await explain(session, query, values)
         return result

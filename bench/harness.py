@@ -111,6 +111,19 @@ def spaced(number: int) -> str:
     return f"{number:,}".replace(",", " ")
 
 
+async def sample_ms(
+    call: Callable[[], Awaitable[Any]], repeat: int, warmup: int = 0
+) -> list[float]:
+    """Milliseconds of each of ``repeat`` awaited ``call()``, after ``warmup`` untimed ones."""
+    samples = []
+    for index in range(warmup + repeat):
+        started = time.perf_counter()
+        await call()
+        if index >= warmup:
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
 def timed_calls(target: Any, name: str, totals: dict[str, float]) -> None:
     """Wrap the method ``target.name`` (sync or async) to add its wall time to ``totals[name]``.
 

@@ -77,6 +77,7 @@ from bench.harness import (
     migrated_database,
     positive,
     postgres_url,
+    sample_ms,
     seeded_uuid,
     spaced,
 )
@@ -427,13 +428,7 @@ async def time_period(
     db: Database, period: Period, repeat: int
 ) -> tuple[list[float], float, Indicators]:
     """``repeat`` timed calls after the warm-up, then the Python heap's peak during one more."""
-    for _ in range(WARMUP):
-        await run_once(db, period)
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        await run_once(db, period)
-        samples.append(time.perf_counter() - started)
+    samples = [ms / 1000 for ms in await sample_ms(lambda: run_once(db, period), repeat, WARMUP)]
     tracemalloc.start()
     try:
         result = await run_once(db, period)

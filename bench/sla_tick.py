@@ -57,6 +57,7 @@ from bench.harness import (
     ms,
     percentile,
     positive,
+    sample_ms,
     spaced,
 )
 from models import (
@@ -346,26 +347,21 @@ async def measure(loaded: Loaded, args: argparse.Namespace) -> tuple[list[Tick],
     try:
         if (await counts(context))[0]:
             raise BenchError("something is due before the benchmark made it so")
-        for _ in range(WARMUP):
-            await fire_due(context.db, now=NOW, policy=policy)
-        idle = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            fired = await fire_due(context.db, now=NOW, policy=policy)
-            idle.append((time.perf_counter() - started) * 1000)
-            if fired:
+
+        async def idle_tick() -> None:
+            if fired := await fire_due(context.db, now=NOW, policy=policy):
                 raise BenchError(f"an idle tick fired {fired}")
+
+        idle = await sample_ms(idle_tick, args.repeat, WARMUP)
         tick = Tick(loaded.backend, loaded.total, loaded.open, 0, idle, 1)
         async with context.db.reading() as session:
             # The scan alone, in an open session: what the table size could change.
             scan = scan_statement()
-            alone = []
-            for index in range(WARMUP + args.repeat):
-                started = time.perf_counter()
+
+            async def scan_alone() -> None:
                 (await session.execute(scan)).all()
-                if index >= WARMUP:
-                    alone.append((time.perf_counter() - started) * 1000)
-            tick.scan_ms = percentile(alone, 0.5)
+
+            tick.scan_ms = percentile(await sample_ms(scan_alone, args.repeat, WARMUP), 0.5)
             tick.plan = await explain(session, scan)
         ticks.append(tick)
         print(" ".join(tick.row()), flush=True)

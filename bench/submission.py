@@ -50,16 +50,8 @@ TITLE = "## Request submission (issue 2)"
 CAPACITY = 1000  # the API's maximum (UserCreate.capacity le=1000)
 BREAKDOWN_COUNT = 500
 WARMUP = 30
-HEADER = (
-    "backend",
-    "endpoint",
-    "requests",
-    "errors",
-    "throughput (req/s)",
-    "p50 ms",
-    "p99 ms",
-    "max ms",
-)
+HEADER = ("backend", "endpoint", "requests", "errors", "throughput (req/s)", "p50 ms",
+          "p99 ms", "max ms")  # fmt: skip
 
 
 @dataclass
