@@ -8,7 +8,7 @@ from pydantic import EmailStr, field_validator
 from sqlalchemy import Index, String
 from sqlmodel import Field, SQLModel
 
-from models.identifiers import validate_rpps
+from models.identifiers import normalize_email, validate_rpps
 from models.input import Input, SingleLine
 
 
@@ -27,10 +27,16 @@ class UserBase(SQLModel):
         default=False, description="a médecin traitant (requesters only)"
     )
 
+    @field_validator("email", mode="before")
+    @classmethod
+    def _normalize_email(cls, value: object) -> object:
+        return normalize_email(value) if isinstance(value, str) else value
+
     @field_validator("email")
     @classmethod
-    def _lower_email(cls, value: str) -> str:
-        return value.strip().lower()
+    def _normalized_email(cls, value: str) -> str:
+        # The validator may have rewritten it (the domain, for one): fold it again.
+        return normalize_email(value)
 
     @field_validator("rpps")
     @classmethod

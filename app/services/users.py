@@ -18,6 +18,7 @@ from models import (
     UserUpdate,
 )
 from models.errors import ConflictError, InvalidInputError, NotFoundError
+from models.identifiers import check_email_scripts, normalize_email
 from router import DispatchPolicy, drain_pending, lock_pool
 from security.passwords import hash_password, verify_password
 
@@ -85,6 +86,10 @@ async def create_user(
         raise InvalidInputError(
             "Seul un demandeur peut être déclaré médecin traitant.", field="treating_physician"
         )
+    try:
+        check_email_scripts(data.email)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), field="email") from None
     if (await session.execute(select(User.id).where(User.email == data.email))).first():
         raise ConflictError(f"Un compte existe déjà avec l'adresse {data.email}.")
     if data.rpps and (await session.execute(select(User.id).where(User.rpps == data.rpps))).first():
@@ -127,7 +132,7 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User:
     user = (
-        await session.execute(select(User).where(User.email == email.strip().lower()))
+        await session.execute(select(User).where(User.email == normalize_email(email)))
     ).scalar_one_or_none()
     if user is None:
         raise NotFoundError(f"Aucun compte pour l'adresse {email}.")
@@ -137,7 +142,7 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User:
 async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:
     """Return the active user with these credentials, or None (same cost either way)."""
     user = (
-        await session.execute(select(User).where(User.email == email.strip().lower()))
+        await session.execute(select(User).where(User.email == normalize_email(email)))
     ).scalar_one_or_none()
     valid = await verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.active:
