@@ -4,11 +4,12 @@ import uuid
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.datastructures import Cookie
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
 
 from app.context import AppContext
+from app.errors import problem
 from models import Role, User
 
 SESSION_COOKIE = "ess_session"
@@ -32,7 +33,7 @@ async def retrieve_user(
     async with context.db.single_read() as session:
         user = await session.get(User, user_id)
     if user is None or not user.active:
-        raise NotAuthorizedException("Ce compte n'existe plus ou a été désactivé.")
+        raise problem(401, "Ce compte n'existe plus ou a été désactivé.")
     return user
 
 
@@ -42,7 +43,9 @@ def build_jwt_auth(context: AppContext) -> JWTCookieAuth[User, Token]:
         token_secret=context.settings.resolved_secret_key(),
         default_token_expiration=context.settings.token_ttl,
         key=SESSION_COOKIE,
-        samesite="strict",
+        # Lax: a page opened from an e-mail link sees the session; state changes
+        # need the CSRF token (app.csrf) whatever the SameSite rule.
+        samesite="lax",
         secure=context.settings.base_url.startswith("https://"),
         exclude=["/health", "/schema", "/api/v1/auth/login", "/static"],
     )
@@ -50,6 +53,20 @@ def build_jwt_auth(context: AppContext) -> JWTCookieAuth[User, Token]:
 
 def issue_token(auth: JWTCookieAuth[User, Token], user: User) -> str:
     return auth.create_token(identifier=str(user.id), token_unique_jwt_id=uuid.uuid4().hex)
+
+
+def session_cookie(auth: JWTCookieAuth[User, Token], token: str) -> Cookie:
+    """Return the session cookie carrying ``token``, as Litestar's ``login()`` would set it."""
+    return Cookie(
+        key=auth.key,
+        value=token,
+        path=auth.path,
+        max_age=int(auth.default_token_expiration.total_seconds()),
+        httponly=True,
+        secure=auth.secure,
+        samesite=auth.samesite,
+        domain=auth.domain,
+    )
 
 
 def requires(*roles: Role):  # type: ignore[no-untyped-def]
@@ -60,6 +77,6 @@ def requires(*roles: Role):  # type: ignore[no-untyped-def]
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = connection.user
         if not isinstance(user, User) or user.role not in allowed:
-            raise PermissionDeniedException(f"Action réservée au rôle : {names}.")
+            raise problem(403, f"Action réservée au rôle : {names}.")
 
     return guard

@@ -62,7 +62,9 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
 ]
 
 
-def problem(status: int, detail: str, **extra: Any) -> ProblemDetailsException:
+def problem(
+    status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> ProblemDetailsException:
     title = TITLES.get(status) or HTTPStatus(status).phrase
     return ProblemDetailsException(
         status_code=status,
@@ -70,6 +72,7 @@ def problem(status: int, detail: str, **extra: Any) -> ProblemDetailsException:
         detail=detail,
         extra=extra or None,
         type_="about:blank",
+        headers=headers,
     )
 
 
@@ -165,31 +168,25 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
     if status == 400 and isinstance(exc.__cause__, SerializationException):
         return problem(400, "Le corps de la requête n'est pas un JSON valide.")
     if status == 429:
-        return problem(429, "Trop de tentatives : réessayez dans une minute.")
+        # Litestar's throttle says when its window resets; clients read Retry-After.
+        headers = dict(exc.headers or {})
+        wait = max(1, int(headers.get("RateLimit-Reset", "60")))
+        headers["Retry-After"] = str(wait)
+        return problem(
+            429, f"Trop de tentatives : réessayez dans {wait} secondes.", headers=headers
+        )
     if status == 413:
         return problem(413, "Le contenu envoyé dépasse la taille maximale autorisée.")
+    # Litestar's own messages are English: ours are raised as problem() already, in French.
     if isinstance(exc, NotAuthorizedException):
-        detail = (
-            exc.detail
-            if _is_french(exc.detail)
-            else (
-                "Authentification requise : connectez-vous ou fournissez un jeton "
-                "(en-tête Authorization: Bearer …)."
-            )
+        return problem(
+            401,
+            "Authentification requise : connectez-vous ou fournissez un jeton "
+            "(en-tête Authorization: Bearer …).",
         )
-        return problem(401, detail)
     if isinstance(exc, NotFoundException):
-        return problem(404, exc.detail if _is_french(exc.detail) else "Ressource introuvable.")
-    detail = exc.detail if _is_french(exc.detail) else TITLES.get(status, exc.detail)
-    return problem(status, detail)
-
-
-def _is_french(text: str | None) -> bool:
-    # Litestar's own messages are English; ours are French and always carry an accent
-    # or a French article. Good enough to keep ours and replace theirs.
-    if not text:
-        return False
-    return any(ch in text for ch in "éèêàçôûùîÉ«") or text.startswith(("Le ", "La ", "Les "))
+        return problem(404, "Ressource introuvable.")
+    return problem(status, TITLES.get(status) or HTTPStatus(status).phrase)
 
 
 def _from_domain(exc: DomainError) -> ProblemDetailsException:

@@ -10,7 +10,6 @@ from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -20,7 +19,10 @@ from app.api import api_router
 from app.auth import build_jwt_auth
 from app.body import JSON_MAX_BYTES, JsonRequest, allow_uploads
 from app.context import AppContext
+from app.csrf import csrf_middleware
 from app.errors import internal_error_handler, problem_details_plugin, validation_error_handler
+from app.headers import security_headers
+from app.throttle import address_throttle
 from config import SystemClock, get_settings
 from models import User
 from models.storage import Database
@@ -28,7 +30,6 @@ from notifications.sender import OutboxSender
 from sla.scheduler import SlaScheduler
 
 logger = logging.getLogger("ess_router")
-LOGIN_PATH = "/api/v1/auth/login"
 # APScheduler announces every job run at INFO; its warnings are what matter.
 logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
@@ -79,14 +80,6 @@ def create_app(context: AppContext | None = None) -> Litestar:
     def provide_user(request: Request[User, Token, Any]) -> User:
         return request.user
 
-    async def is_login(request: Request[Any, Any, Any]) -> bool:
-        return request.url.path == LOGIN_PATH
-
-    login_throttle = RateLimitConfig(
-        rate_limit=("minute", context.settings.login_attempts_per_minute),
-        check_throttle_handler=is_login,
-    )
-
     app = Litestar(
         route_handlers=[health, api_router],
         dependencies={
@@ -94,7 +87,12 @@ def create_app(context: AppContext | None = None) -> Litestar:
             "current_user": Provide(provide_user, sync_to_thread=False),
         },
         on_app_init=[jwt_auth.on_app_init],
-        middleware=[login_throttle.middleware],
+        # Not ``csrf_config=``: Litestar would then check every request, bearer ones too.
+        middleware=[
+            address_throttle(context.settings).middleware,
+            csrf_middleware(context.settings),
+        ],
+        before_send=[security_headers(context.settings)],
         plugins=[problem_details_plugin],
         exception_handlers={
             Exception: internal_error_handler,

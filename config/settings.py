@@ -7,9 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, IPvAnyNetwork, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -35,6 +36,16 @@ def _seconds_or_iso(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_seconds_or_iso)]
+
+
+def _comma_separated(value: object) -> object:
+    """Accept "10.0.0.1, 10.1.0.0/16" from the environment as well as a TOML list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+Networks = Annotated[list[IPvAnyNetwork], NoDecode, BeforeValidator(_comma_separated)]
 
 
 class SmtpSettings(BaseModel):
@@ -168,7 +179,15 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Paris"
     """Timezone of the business calendar and of display."""
     login_attempts_per_minute: int = Field(default=10, ge=1)
-    """Logins allowed per minute from one address (password guessing gets 429)."""
+    """Logins allowed per minute from one client address (password guessing gets 429)."""
+    login_failures_per_account: int = Field(default=10, ge=1)
+    """Failed logins allowed on one e-mail address within ``login_failure_window``, from
+    whatever addresses they come; then that address gets 429 until the window ends."""
+    login_failure_window: Duration = timedelta(minutes=15)
+    """The window over which an account's failed logins are counted."""
+    trusted_proxies: Networks = Field(default_factory=list)
+    """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed; empty: nobody's, the peer address is the client."""
     token_ttl: Duration = timedelta(hours=8)
     """Lifetime of a login token (API bearer or session cookie)."""
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
@@ -213,6 +232,10 @@ class Settings(BaseSettings):
     def attachments_dir(self) -> Path:
         """Where encrypted attachments are stored."""
         return self.data_dir / "attachments"
+
+    def forwarded_allow_ips(self) -> list[str]:
+        """The trusted proxies as uvicorn's ``forwarded_allow_ips`` wants them."""
+        return [str(network) for network in self.trusted_proxies]
 
     def key_file_path(self) -> Path:
         """Where the data-encryption keys live (``ESS_DATA_KEY_FILE`` or the data folder)."""

@@ -1,19 +1,20 @@
 """Login, the caller's profile, specialties and user management."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel import Field, SQLModel
 
-from app.auth import issue_token, requires
+from app.auth import issue_token, requires, session_cookie
 from app.context import AppContext
+from app.errors import problem
 from app.services import availability
 from app.services import specialties as specialty_service
 from app.services import users as user_service
+from app.throttle import STORE_NAME, AccountThrottle
 from models import (
     AbsenceCreate,
     AbsenceRead,
@@ -27,6 +28,7 @@ from models import (
     UserRead,
     UserUpdate,
 )
+from models.identifiers import normalize_email
 from models.input import Input, SingleLine
 
 
@@ -45,19 +47,34 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["comptes"]
 
-    @post("/login", status_code=200, exclude_from_auth=True)
+    # No session rides on a login, so no CSRF token: app.csrf still refuses other origins.
+    @post("/login", status_code=200, exclude_from_auth=True, exclude_from_csrf=True)
     async def login(
-        self, data: JSONBody[LoginCreate], context: NamedDependency[AppContext]
-    ) -> TokenRead:
-        """Exchange an e-mail and password for a bearer token."""
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginCreate],
+        context: NamedDependency[AppContext],
+    ) -> Response[TokenRead]:
+        """Exchange an e-mail and password for a bearer token (and the session cookie)."""
+        settings = context.settings
+        email = normalize_email(data.email)
+        throttle = AccountThrottle(
+            request.app.stores.get(STORE_NAME),
+            settings.login_failures_per_account,
+            settings.login_failure_window,
+            context.clock.now(),
+        )
+        await throttle.attempt(email)
         async with context.db.reading() as session:
-            user = await user_service.authenticate(session, data.email, data.password)
+            user = await user_service.authenticate(session, email, data.password)
         if user is None:
-            raise NotAuthorizedException("Adresse e-mail ou mot de passe incorrect.")
+            raise problem(401, "Adresse e-mail ou mot de passe incorrect.")
+        await throttle.succeeded(email)
         auth = context.jwt_auth
-        return TokenRead(
-            access_token=issue_token(auth, user),
-            expires_in=int(context.settings.token_ttl.total_seconds()),
+        token = issue_token(auth, user)
+        return Response(
+            TokenRead(access_token=token, expires_in=int(settings.token_ttl.total_seconds())),
+            cookies=[session_cookie(auth, token)],
         )
 
 

@@ -34,7 +34,17 @@ def serve(host: str, port: int, demo: bool) -> None:
     click.echo(
         f"ess-router sur http://{host}:{port} (API : /api/v1, OpenAPI : /schema/openapi.json)"
     )
-    uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: only the configured
+    # proxies may say who the client is (the login throttle keys on that address).
+    trusted = settings.forwarded_allow_ips()
+    uvicorn.run(
+        create_app(context),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
+    )
 
 
 async def _seed_demo(context: AppContext) -> list[tuple[str, str, str]] | None:
