@@ -120,7 +120,6 @@ def csrf_middleware(settings: Settings) -> DefineMiddleware:
         cookie_samesite="lax",
         exclude=["^/health", "^/schema", "^/static/"],
     )
-    origin = origin_of(settings.base_url)
-    if origin is None:
-        raise ValueError(f"ESS_BASE_URL {settings.base_url!r} is not an absolute URL")
-    return DefineMiddleware(SessionCSRFMiddleware, config=config, origin=origin)
+    return DefineMiddleware(
+        SessionCSRFMiddleware, config=config, origin=origin_of(settings.base_url)
+    )

@@ -175,7 +175,8 @@ class Settings(BaseSettings):
     data_key_file: Path | None = None
     """Data-encryption keys; ``./ess-router.keys`` in dev."""
     base_url: str = "http://127.0.0.1:8000"
-    """Public address of the service, used for links in e-mails."""
+    """Public address of the service (as browsers reach it): links in e-mails, and the
+    origin that state changes must come from."""
     timezone: str = "Europe/Paris"
     """Timezone of the business calendar and of display."""
     login_attempts_per_minute: int = Field(default=10, ge=1)
@@ -206,6 +207,9 @@ class Settings(BaseSettings):
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        # Links and the same-origin check of state changes are built on it.
+        if not value.startswith(("http://", "https://")) or not value.split("://", 1)[1].strip("/"):
+            raise ValueError("adresse absolue attendue, en http:// ou https://")
         return value.rstrip("/")
 
     @classmethod
