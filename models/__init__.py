@@ -10,9 +10,24 @@ from models.availability import (
     ScheduleUpdate,
     SlotIn,
 )
-from models.lifecycle import OPEN_STATUSES, Action, IllegalTransition, Status, check_transition
+from models.lifecycle import (
+    ANSWER_CLOCK_RUNS,
+    AWAITING_ANSWER,
+    FINAL,
+    WITH_SPECIALIST,
+    Action,
+    IllegalTransition,
+    Status,
+    check_transition,
+)
 from models.message import Attachment, AttachmentRead, Message, MessageCreate, MessageRead
-from models.outbox import NotificationKind, OutboxMessage, OutboxStatus, enqueue
+from models.outbox import (
+    NotificationKind,
+    OutboxMessage,
+    OutboxStatus,
+    enqueue,
+    notify_coordinators,
+)
 from models.request import (
     AnswerCreate,
     AssignCreate,
@@ -43,7 +58,10 @@ from models.specialty import (
 from models.user import Role, User, UserCreate, UserRead, UserUpdate
 
 __all__ = [
-    "OPEN_STATUSES",
+    "ANSWER_CLOCK_RUNS",
+    "AWAITING_ANSWER",
+    "FINAL",
+    "WITH_SPECIALIST",
     "Absence",
     "AbsenceCreate",
     "AbsenceRead",
@@ -93,4 +111,5 @@ __all__ = [
     "UserUpdate",
     "check_transition",
     "enqueue",
+    "notify_coordinators",
 ]

@@ -15,8 +15,15 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
-# What a specialist holds: counts against their capacity.
-OPEN_STATUSES = frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.AWAITING_INFO})
+# The status groups, named once. A specialist holds the request: it counts against
+# their capacity (``User.open_count``, kept by the triggers of migration 0003).
+WITH_SPECIALIST = frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.AWAITING_INFO})
+# Nobody has answered yet: the request is in progress and its SLA may alert.
+AWAITING_ANSWER = frozenset({Status.PENDING}) | WITH_SPECIALIST
+# The answer deadline runs (it pauses while awaiting information from the requester).
+ANSWER_CLOCK_RUNS = AWAITING_ANSWER - {Status.AWAITING_INFO}
+# Nothing more happens to the request: no message, no attachment, no action.
+FINAL = frozenset({Status.CLOSED, Status.CANCELLED})
 
 STATUS_LABELS = {
     Status.PENDING: "en attente d'attribution",
@@ -61,14 +68,10 @@ ALLOWED_FROM: dict[Action, frozenset[Status]] = {
     Action.DECLINE: frozenset({Status.ASSIGNED, Status.ACCEPTED}),
     Action.ASK_INFO: frozenset({Status.ASSIGNED, Status.ACCEPTED}),
     Action.PROVIDE_INFO: frozenset({Status.AWAITING_INFO}),
-    Action.ANSWER: frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.AWAITING_INFO}),
+    Action.ANSWER: WITH_SPECIALIST,
     Action.CLOSE: frozenset({Status.ANSWERED}),
-    Action.CANCEL: frozenset(
-        {Status.PENDING, Status.ASSIGNED, Status.ACCEPTED, Status.AWAITING_INFO}
-    ),
-    Action.ASSIGN: frozenset(
-        {Status.PENDING, Status.ASSIGNED, Status.ACCEPTED, Status.AWAITING_INFO}
-    ),
+    Action.CANCEL: AWAITING_ANSWER,
+    Action.ASSIGN: AWAITING_ANSWER,
 }
 
 

@@ -5,9 +5,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, Index, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import Field, SQLModel
+
+from models.user import Role, User
 
 
 class NotificationKind(StrEnum):
@@ -73,3 +75,26 @@ def enqueue(
     )
     session.add(message)
     return message
+
+
+async def notify_coordinators(
+    session: AsyncSession,
+    kind: NotificationKind,
+    *,
+    request_id: uuid.UUID,
+    now: datetime,
+    params: dict[str, Any],
+) -> None:
+    """Add a notification for every active coordinator, in the caller's transaction."""
+    coordinators = await session.execute(
+        select(User.id).where(User.role == Role.COORDINATOR, User.active.is_(True))
+    )
+    for (coordinator_id,) in coordinators:
+        enqueue(
+            session,
+            kind,
+            recipient_id=coordinator_id,
+            request_id=request_id,
+            now=now,
+            params=params,
+        )

@@ -6,7 +6,7 @@ recompute it at every change of status: no code path can forget to.
 
 from datetime import datetime
 
-from models.lifecycle import Status
+from models.lifecycle import ANSWER_CLOCK_RUNS, Status
 from models.request import Request, SlaState
 
 WARNED = 1
@@ -39,4 +39,4 @@ def refresh(request: Request) -> None:
 
 def answer_running(request: Request) -> bool:
     """Tell whether the answer clock runs (it pauses while awaiting information)."""
-    return request.status in (Status.PENDING, Status.ASSIGNED, Status.ACCEPTED)
+    return request.status in ANSWER_CLOCK_RUNS

@@ -22,10 +22,10 @@ from models import (
     NotificationKind,
     Priority,
     Request,
-    Role,
     Status,
     User,
     enqueue,
+    notify_coordinators,
 )
 from models.history import record
 from models.storage import Database
@@ -137,23 +137,14 @@ async def dispatch(
             to_status=Status.PENDING,
             detail=detail,
         )
-        await notify_coordinators(session, request, now=now)
-    return decision
-
-
-async def notify_coordinators(session: AsyncSession, request: Request, *, now: datetime) -> None:
-    coordinators = await session.execute(
-        select(User.id).where(User.role == Role.COORDINATOR, User.active.is_(True))
-    )
-    for (coordinator_id,) in coordinators:
-        enqueue(
+        await notify_coordinators(
             session,
             NotificationKind.PENDING,
-            recipient_id=coordinator_id,
             request_id=request.id,
             now=now,
             params={"reference": request.reference},
         )
+    return decision
 
 
 # The assignee goes to the back of the rotation: the pool's highest turn + 1.

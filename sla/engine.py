@@ -22,9 +22,8 @@ from models import (
     Request,
     RequestDecline,
     RequestEvent,
-    Role,
-    User,
     enqueue,
+    notify_coordinators,
 )
 from models.history import record
 from models.storage import Database
@@ -120,7 +119,9 @@ async def fire(
                 params=params,
             )
     elif deadline == Deadline.ANSWER:
-        await notify_coordinators(session, request, NotificationKind.SLA_BREACH, now, params)
+        await notify_coordinators(
+            session, NotificationKind.SLA_BREACH, request_id=request.id, now=now, params=params
+        )
     else:
         await escalate_acknowledgement(session, request, now=now, policy=policy, params=params)
     return True
@@ -150,29 +151,10 @@ async def escalate_acknowledgement(
         detail={"reason": NO_ACKNOWLEDGEMENT, "automatic": True, "specialist_id": str(silent)},
     )
     await session.flush()
-    await notify_coordinators(session, request, NotificationKind.ACK_MISSED, now, params)
-    await dispatch(session, request, now=now, policy=policy)
-
-
-async def notify_coordinators(
-    session: AsyncSession,
-    request: Request,
-    kind: NotificationKind,
-    now: datetime,
-    params: dict[str, Any],
-) -> None:
-    coordinators = await session.execute(
-        select(User.id).where(User.role == Role.COORDINATOR, User.active.is_(True))
+    await notify_coordinators(
+        session, NotificationKind.ACK_MISSED, request_id=request.id, now=now, params=params
     )
-    for (coordinator_id,) in coordinators:
-        enqueue(
-            session,
-            kind,
-            recipient_id=coordinator_id,
-            request_id=request.id,
-            now=now,
-            params=params,
-        )
+    await dispatch(session, request, now=now, policy=policy)
 
 
 async def fire_due(db: Database, *, now: datetime, policy: DispatchPolicy, batch: int = 500) -> int:

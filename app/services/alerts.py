@@ -7,10 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from models import EventKind, Priority, Request, RequestEvent, SlaState, Status
+from models import AWAITING_ANSWER, EventKind, Priority, Request, RequestEvent, SlaState, Status
 from models.errors import InvalidInputError
-
-IN_PROGRESS = (Status.PENDING, Status.ASSIGNED, Status.ACCEPTED, Status.AWAITING_INFO)
 
 
 class AlertRead(SQLModel):
@@ -35,7 +33,7 @@ async def open_alerts(session: AsyncSession, state: SlaState | None) -> list[Ale
         (
             await session.execute(
                 select(Request)
-                .where(Request.status.in_(IN_PROGRESS), Request.sla_state.in_(states))
+                .where(Request.status.in_(AWAITING_ANSWER), Request.sla_state.in_(states))
                 .order_by(Request.answer_due_at.is_(None), Request.answer_due_at, Request.reference)
             )
         )

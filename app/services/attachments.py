@@ -12,7 +12,7 @@ from typing import BinaryIO
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.requests import get_visible
-from models import Attachment, AttachmentRead, Status, User
+from models import FINAL, Attachment, AttachmentRead, User
 from models.audit import note
 from models.errors import ConflictError, NotFoundError, TooLargeError, UnsupportedMediaError
 from security.crypto import DecryptionError
@@ -88,7 +88,7 @@ async def upload(
 ) -> AttachmentRead:
     """Store a participant's file, encrypted, after checking its type by content."""
     request = await get_visible(session, viewer, request_id)
-    if request.status in (Status.CLOSED, Status.CANCELLED):
+    if request.status in FINAL:
         raise ConflictError("La demande est close : aucune pièce ne peut y être ajoutée.")
     head = source.read(16)
     content_type = sniff(head)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.requests import get_visible
 from models import (
+    FINAL,
     Action,
     EventKind,
     Message,
@@ -26,8 +27,6 @@ from models.history import record
 from router import DispatchPolicy
 from security.vault import Vault
 from sla.deadlines import pause_answer_clock, resume_answer_clock
-
-CLOSED_STATUSES = (Status.CLOSED, Status.CANCELLED)
 
 
 def _read(message: Message, vault: Vault) -> MessageRead:
@@ -64,7 +63,7 @@ async def post_message(
 ) -> MessageRead:
     """Add a message; the assignee may ask for information, the requester's reply resumes."""
     request = await get_visible(session, viewer, request_id)
-    if request.status in CLOSED_STATUSES:
+    if request.status in FINAL:
         raise ConflictError("La demande est close : la messagerie est fermée.")
     if viewer.role == Role.SPECIALIST:
         recipient = request.requester_id

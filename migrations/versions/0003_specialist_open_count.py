@@ -21,7 +21,7 @@ down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# models.lifecycle.OPEN_STATUSES, frozen here as a migration must be.
+# models.lifecycle.WITH_SPECIALIST, frozen here as a migration must be.
 OPEN = "('assigned', 'accepted', 'awaiting_info')"
 
 SQLITE_TRIGGERS = [

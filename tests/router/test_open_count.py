@@ -11,7 +11,7 @@ import random
 from sqlalchemy import func, select
 
 from migrations import downgrade_database, upgrade_database
-from models import OPEN_STATUSES, Request, Role, User
+from models import WITH_SPECIALIST, Request, Role, User
 from tests.conftest import Ess, request_payload
 
 
@@ -29,7 +29,7 @@ async def stored_and_counted(ess: Ess) -> tuple[dict[str, int], dict[str, int]]:
                 await session.execute(
                     select(User.name, func.count(Request.id))
                     .join(Request, Request.assignee_id == User.id)
-                    .where(Request.status.in_(list(OPEN_STATUSES)))
+                    .where(Request.status.in_(list(WITH_SPECIALIST)))
                     .group_by(User.name)
                 )
             ).all()
