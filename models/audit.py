@@ -5,11 +5,15 @@ helpers such as ``models.history.record``); the entries are chained and inserted
 just before the transaction commits, after taking the chain's lock (an advisory lock
 on PostgreSQL; SQLite writers are already serial), so the chain never forks and an
 entry exists exactly when the access or change it records was committed.
+:func:`verify` walks the chain again (``ess-router audit verify``) with the same
+:func:`entry_hash`: the chain is written and checked in this one module.
 """
 
 import hashlib
 import json
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +21,8 @@ from sqlalchemy import JSON, Index, event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import Field, SQLModel
+
+from models.storage import Database
 
 GENESIS = "0" * 64
 _PENDING = "audit_pending"
@@ -108,3 +114,54 @@ def _write_pending(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    reason: str
+
+
+async def verify(db: Database, *, batch: int = 5000) -> tuple[int, Break | None]:
+    """Walk the chain in order; return how many entries are sound and the first break."""
+    checked = 0
+    previous = GENESIS
+    async for entry in _entries(db, batch):
+        if entry.prev_hash != previous:
+            return checked, Break(entry.seq or 0, "le lien avec l'entrée précédente est rompu")
+        expected = entry_hash(
+            entry.prev_hash,
+            at=entry.at,
+            actor_id=entry.actor_id,
+            action=entry.action,
+            request_id=entry.request_id,
+            detail=entry.detail,
+        )
+        if expected != entry.hash:
+            return checked, Break(entry.seq or 0, "le contenu de l'entrée a été modifié")
+        previous = entry.hash
+        checked += 1
+    return checked, None
+
+
+async def _entries(db: Database, batch: int) -> AsyncIterator[AuditEntry]:
+    after = 0
+    while True:
+        async with db.reading() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(AuditEntry)
+                        .where(AuditEntry.seq > after)
+                        .order_by(AuditEntry.seq)
+                        .limit(batch)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        after = rows[-1].seq or after

@@ -4,7 +4,7 @@ import click
 
 from app.cli.common import CommandError, with_context
 from app.context import AppContext
-from security.audit import verify as verify_chain
+from models.audit import verify as verify_chain
 
 
 @click.group(help="Journal d'audit.")
