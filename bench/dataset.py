@@ -158,7 +158,7 @@ def clinical(request_id: uuid.UUID, field: str, text: str | None) -> str | bytes
     column = REQUEST_TABLE.c[field]
     if text is None or column.type.python_type is not bytes:
         return text
-    return VAULT.seal(REQUEST_TABLE.name, request_id, field, text)
+    return VAULT.encrypt(REQUEST_TABLE.name, request_id, field, text)
 
 
 def request_row(

@@ -1,7 +1,7 @@
 """The cost of encryption at rest: request submission with and without it, and attachments.
 
 (a) Submission, in process: ``app.services.requests.submit`` timed inside the service's
-write transaction with the real ``Vault`` against a vault whose ``seal``, ``open`` and
+write transaction with the real ``Vault`` against a vault whose ``encrypt``, ``decrypt`` and
 ``patient_key`` skip the cryptography, in alternating blocks on the same database, plus the
 API's response step ``to_read``; the vault's own calls timed alone and in place. (b)
 Attachments over HTTP: the real service, JPEG-looking files of 1 and 10 MiB uploaded and
@@ -71,10 +71,10 @@ ATTACHMENT_HEADER = (
 class IdentityVault(Vault):
     """The real vault's interface without the cryptography: bytes in the columns, no keys."""
 
-    def seal(self, table: str, record_id: uuid.UUID, field: str, value: str) -> bytes:
+    def encrypt(self, table: str, record_id: uuid.UUID, field: str, value: str) -> bytes:
         return value.encode("utf-8")
 
-    def open(self, table: str, record_id: uuid.UUID, field: str, blob: bytes) -> str:
+    def decrypt(self, table: str, record_id: uuid.UUID, field: str, blob: bytes) -> str:
         return bytes(blob).decode("utf-8")
 
     def patient_key(
@@ -108,29 +108,29 @@ def best_us(work: object, repeat: int = RAW_REPEAT // 3) -> float:
 
 
 def raw_costs(vault: Vault, data: RequestCreate) -> dict[str, float]:
-    """The vault's own work alone: one seal + open, a submission's, a response's (µs)."""
+    """The vault's own work alone: one encrypt + decrypt, a submission's, a response's (µs)."""
     record, question, patient = uuid.uuid4(), data.question, data.patient
     identity = patient.model_dump_json()
     names = patient.model_dump(include={"last_name", "first_name"})
     names["birth_date"] = patient.birth_date.isoformat()
     sealed = [
-        vault.seal("request", record, f, v)
+        vault.encrypt("request", record, f, v)
         for f, v in [("question", question), ("patient", identity)]
     ]
 
     def seal_open() -> None:
-        vault.open(
-            "request", record, "question", vault.seal("request", record, "question", question)
+        vault.decrypt(
+            "request", record, "question", vault.encrypt("request", record, "question", question)
         )
 
     def per_submission() -> None:
-        vault.seal("request", record, "question", question)
-        vault.seal("request", record, "patient", identity)
+        vault.encrypt("request", record, "question", question)
+        vault.encrypt("request", record, "patient", identity)
         vault.patient_key(ins=patient.ins, **names)
 
     def per_response() -> None:
-        vault.open("request", record, "question", sealed[0])
-        vault.open("request", record, "patient", sealed[1])
+        vault.decrypt("request", record, "question", sealed[0])
+        vault.decrypt("request", record, "patient", sealed[1])
 
     works = {"seal_open": seal_open, "submission": per_submission, "response": per_response}
     return {name: best_us(work) for name, work in works.items()}
@@ -174,12 +174,12 @@ async def submissions(backend: str, args: argparse.Namespace, workdir: Path) -> 
             order.reverse()  # ABBA: neither variant always runs first after a switch
         raw = raw_costs(real[0], data)
         metered, spent = Vault(keyring), {}  # the real vault's calls timed where they run
-        for name in ("seal", "open", "patient_key"):
+        for name in ("encrypt", "decrypt", "patient_key"):
             timed_calls(metered, name, spent)
         for _ in range(METERED):
             await once(metered, None)
-        raw["in_situ_submit"] = (spent["seal"] + spent["patient_key"]) * 1e6 / METERED
-        raw["in_situ_read"] = spent["open"] * 1e6 / METERED
+        raw["in_situ_submit"] = (spent["encrypt"] + spent["patient_key"]) * 1e6 / METERED
+        raw["in_situ_read"] = spent["decrypt"] * 1e6 / METERED
         args.raw[backend] = raw
     finally:
         await context.db.dispose()

@@ -25,15 +25,15 @@ class Vault:
     def place(table: str, record_id: uuid.UUID, field: str) -> str:
         return f"{table}:{record_id}:{field}"
 
-    def seal(self, table: str, record_id: uuid.UUID, field: str, value: str) -> bytes:
+    def encrypt(self, table: str, record_id: uuid.UUID, field: str, value: str) -> bytes:
         return self.keyring.encrypt_text(value, aad=self.place(table, record_id, field))
 
-    def seal_optional(
+    def encrypt_optional(
         self, table: str, record_id: uuid.UUID, field: str, value: str | None
     ) -> bytes | None:
-        return None if value is None else self.seal(table, record_id, field, value)
+        return None if value is None else self.encrypt(table, record_id, field, value)
 
-    def open(self, table: str, record_id: uuid.UUID, field: str, blob: bytes) -> str:
+    def decrypt(self, table: str, record_id: uuid.UUID, field: str, blob: bytes) -> str:
         where = self.place(table, record_id, field)
         try:
             return self.keyring.decrypt_text(bytes(blob), aad=where)
@@ -42,10 +42,10 @@ class Vault:
             logger.error("integrity check failed for %s: %s", where, exc)
             raise IntegrityError(where) from exc
 
-    def open_optional(
+    def decrypt_optional(
         self, table: str, record_id: uuid.UUID, field: str, blob: bytes | None
     ) -> str | None:
-        return None if blob is None else self.open(table, record_id, field, blob)
+        return None if blob is None else self.decrypt(table, record_id, field, blob)
 
     def patient_key(
         self, *, ins: str | None, last_name: str, first_name: str, birth_date: str

@@ -103,7 +103,7 @@ async def upload(
         id=attachment_id,
         request_id=request.id,
         author_id=viewer.id,
-        filename=vault.seal("attachment", attachment_id, "filename", name),
+        filename=vault.encrypt("attachment", attachment_id, "filename", name),
         content_type=content_type,
         size=size,
         created_at=now,
@@ -153,7 +153,7 @@ async def open_for_download(
     attachment = await session.get(Attachment, attachment_id)
     if attachment is None or attachment.request_id != request.id:
         raise NotFoundError("Pièce jointe introuvable.")
-    name = vault.open("attachment", attachment.id, "filename", attachment.filename)
+    name = vault.decrypt("attachment", attachment.id, "filename", attachment.filename)
     note(
         session,
         at=now,

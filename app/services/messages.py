@@ -33,7 +33,7 @@ def _read(message: Message, vault: Vault) -> MessageRead:
     return MessageRead(
         id=message.id,
         author_id=message.author_id,
-        body=vault.open("message", message.id, "body", message.body),
+        body=vault.decrypt("message", message.id, "body", message.body),
         created_at=message.created_at,
     )
 
@@ -104,7 +104,7 @@ async def post_message(
         id=message_id,
         request_id=request.id,
         author_id=viewer.id,
-        body=vault.seal("message", message_id, "body", data.body),
+        body=vault.encrypt("message", message_id, "body", data.body),
         created_at=now,
     )
     session.add(message)

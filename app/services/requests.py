@@ -166,8 +166,8 @@ async def submit(
         specialty_code=data.specialty,
         subspecialty_code=data.subspecialty,
         requester_id=requester.id,
-        question=vault.seal("request", request_id, "question", data.question),
-        patient=vault.seal("request", request_id, "patient", patient.model_dump_json()),
+        question=vault.encrypt("request", request_id, "question", data.question),
+        patient=vault.encrypt("request", request_id, "patient", patient.model_dump_json()),
         patient_key=vault.patient_key(
             ins=patient.ins,
             last_name=patient.last_name,
@@ -278,7 +278,7 @@ async def answer(
     if request.status == Status.AWAITING_INFO:
         # Answering without waiting for the reply: the deadline is what was left of it.
         resume_answer_clock(request, now, policy.sla)
-    request.answer = vault.seal("request", request.id, "answer", data.answer)
+    request.answer = vault.encrypt("request", request.id, "answer", data.answer)
     request.outcome = data.outcome
     request.appointment_at = data.appointment_at
     request.answered_at = now
@@ -320,7 +320,7 @@ async def close(
     check_transition(Action.CLOSE, request.status)
     request.usefulness = data.usefulness
     request.referral_avoided = data.referral_avoided
-    request.close_comment = vault.seal_optional(
+    request.close_comment = vault.encrypt_optional(
         "request", request.id, "close_comment", data.comment
     )
     request.closed_at = now
@@ -438,10 +438,10 @@ def to_read(request: Request, viewer: User, vault: Vault) -> RequestRead:
     """The API view; the coordinator manages the flow and never sees clinical content."""
     clinical = shows_clinical_content(viewer)
 
-    def opened(field: str, blob: bytes | None) -> str | None:
-        return vault.open_optional("request", request.id, field, blob) if clinical else None
+    def decrypted(field: str, blob: bytes | None) -> str | None:
+        return vault.decrypt_optional("request", request.id, field, blob) if clinical else None
 
-    patient = opened("patient", request.patient)
+    patient = decrypted("patient", request.patient)
     return RequestRead(
         id=request.id,
         reference=request.reference,
@@ -451,9 +451,9 @@ def to_read(request: Request, viewer: User, vault: Vault) -> RequestRead:
         subspecialty=request.subspecialty_code,
         requester_id=request.requester_id,
         assignee_id=request.assignee_id,
-        question=opened("question", request.question),
+        question=decrypted("question", request.question),
         patient=PatientIdentity.model_validate_json(patient) if patient else None,
-        answer=opened("answer", request.answer),
+        answer=decrypted("answer", request.answer),
         outcome=request.outcome,
         appointment_at=request.appointment_at,
         submitted_at=request.submitted_at,
