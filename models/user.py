@@ -68,8 +68,8 @@ class User(UserBase, table=True):
     active: bool = True
     specialty_code: str | None = Field(default=None, foreign_key="specialty.code", max_length=40)
     capacity: int | None = None
-    # Requests the specialist holds open (assigned, accepted, awaiting information),
-    # kept by database triggers on ``request`` (migration 0003): read it, never write it.
+    # Requests the specialist holds (``models.lifecycle.WITH_SPECIALIST``), kept by
+    # database triggers on ``request`` (migration 0003): read it, never write it.
     open_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # Position in the rotation: the pool's highest value + 1 at each assignment.
     # A counter, not a clock, so that concurrent transactions cannot reorder turns.

@@ -30,7 +30,7 @@ from models import (
 from models.history import record
 from models.storage import Database
 from router.decision import Decision, excluded_detail, explain
-from router.eligibility import Moment, OpenCalendar, decide_in_database
+from router.eligibility import BusinessHours, Moment, decide_in_database
 from sla.deadlines import SlaPolicy, start_acknowledge_clock
 
 
@@ -38,7 +38,7 @@ from sla.deadlines import SlaPolicy, start_acknowledge_clock
 class DispatchPolicy:
     """What the dispatcher needs from the settings."""
 
-    calendar: OpenCalendar
+    calendar: BusinessHours
     zone: ZoneInfo
     sla: SlaPolicy
     fallback_to_specialty: bool = True

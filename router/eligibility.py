@@ -50,8 +50,8 @@ from router.decision import Choice, Decision, Excluded, Exclusion
 EXPLAIN_LIMIT = 200
 
 
-class OpenCalendar(Protocol):
-    def is_open(self, instant: datetime) -> bool: ...
+class BusinessHours(Protocol):
+    def is_business_time(self, instant: datetime) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +61,16 @@ class Moment:
     now: datetime
     weekday: int
     local_time: time
-    calendar_open: bool
+    business_time: bool
 
     @classmethod
-    def at(cls, now: datetime, calendar: OpenCalendar, zone: ZoneInfo) -> "Moment":
+    def at(cls, now: datetime, calendar: BusinessHours, zone: ZoneInfo) -> "Moment":
         local = now.astimezone(zone)
         return cls(
             now=now,
             weekday=local.weekday(),
             local_time=local.time().replace(tzinfo=None),
-            calendar_open=calendar.is_open(now),
+            business_time=calendar.is_business_time(now),
         )
 
 
@@ -104,7 +104,7 @@ def failing_rules(*, use_subspecialty: bool) -> list[tuple[Exclusion, ColumnElem
     # schedule table is looked up once per member, not once per branch).
     off_schedule = case(
         (has_schedule, ~on_slot_now),
-        else_=bindparam("calendar_closed", type_=Boolean()),
+        else_=bindparam("outside_business_time", type_=Boolean()),
     )
     now = bindparam("now", type_=UTCDateTime())
     absent = User.id.in_(
@@ -133,7 +133,7 @@ def parameters(request: Request, moment: Moment) -> dict[str, object]:
         "subspecialty": request.subspecialty_code,
         "weekday": moment.weekday,
         "local_time": moment.local_time,
-        "calendar_closed": not moment.calendar_open,
+        "outside_business_time": not moment.business_time,
         "now": moment.now,
         "request_id": request.id,
         "requester_id": request.requester_id,

@@ -37,8 +37,8 @@ class Calendar(Protocol):
         """Return the open time between two instants (zero if ``end`` is not after ``start``)."""
         ...
 
-    def is_open(self, instant: datetime) -> bool:
-        """Tell whether ``instant`` is open time."""
+    def is_business_time(self, instant: datetime) -> bool:
+        """Tell whether ``instant`` falls in business time (counts towards a deadline)."""
         ...
 
 
@@ -68,8 +68,8 @@ class TwentyFourSevenCalendar:
         elapsed = _utc(end, "end") - _utc(start, "start")
         return max(elapsed, ZERO)
 
-    def is_open(self, instant: datetime) -> bool:
-        """Tell whether ``instant`` is open time (always)."""
+    def is_business_time(self, instant: datetime) -> bool:
+        """Tell whether ``instant`` falls in business time (always)."""
         _utc(instant)
         return True
 
@@ -195,7 +195,7 @@ class BusinessCalendar:
                 total += overlap
         return total
 
-    def is_open(self, instant: datetime) -> bool:
+    def is_business_time(self, instant: datetime) -> bool:
         """Tell whether ``instant`` falls within opening hours on a working day."""
         moment = _utc(instant)
         day = moment.astimezone(self.zone).date()

@@ -8,7 +8,7 @@ from litestar.params import QueryParameter
 
 from app.auth import requires
 from app.context import AppContext
-from app.services.alerts import AlertRead, open_alerts
+from app.services.alerts import AlertRead, current_alerts
 from models import Role, SlaState
 
 
@@ -27,4 +27,4 @@ class SlaController(Controller):
     ) -> list[AlertRead]:
         """Open requests whose deadline is near (warning) or passed (breached)."""
         async with context.db.reading() as session:
-            return await open_alerts(session, alert_state)
+            return await current_alerts(session, alert_state)

@@ -1,4 +1,4 @@
-"""Open SLA alerts: requests still in progress whose deadline is near or passed."""
+"""Current SLA alerts: requests awaiting an answer whose deadline is near or passed."""
 
 import uuid
 from datetime import datetime
@@ -25,7 +25,7 @@ class AlertRead(SQLModel):
     fired_at: datetime | None
 
 
-async def open_alerts(session: AsyncSession, state: SlaState | None) -> list[AlertRead]:
+async def current_alerts(session: AsyncSession, state: SlaState | None) -> list[AlertRead]:
     if state == SlaState.OK:
         raise InvalidInputError("Le filtre « state » vaut warning ou breached.", field="state")
     states = [state] if state else [SlaState.WARNING, SlaState.BREACHED]

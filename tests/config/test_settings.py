@@ -117,12 +117,14 @@ def test_opening_hours_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     settings = Settings()
     calendar = AppContext(settings=settings, db=None, clock=None).calendar  # type: ignore[arg-type]
     paris = ZoneInfo("Europe/Paris")
-    assert calendar.is_open(datetime(2026, 3, 2, 9, 0, tzinfo=paris))  # Monday morning
-    assert not calendar.is_open(datetime(2026, 3, 2, 13, 0, tzinfo=paris))  # lunch
-    assert not calendar.is_open(datetime(2026, 3, 3, 9, 0, tzinfo=paris))  # Tuesday: closed
-    assert calendar.is_open(datetime(2026, 3, 7, 10, 0, tzinfo=paris))  # Saturday morning
+    assert calendar.is_business_time(datetime(2026, 3, 2, 9, 0, tzinfo=paris))  # Monday morning
+    assert not calendar.is_business_time(datetime(2026, 3, 2, 13, 0, tzinfo=paris))  # lunch
+    assert not calendar.is_business_time(
+        datetime(2026, 3, 3, 9, 0, tzinfo=paris)
+    )  # Tuesday: closed
+    assert calendar.is_business_time(datetime(2026, 3, 7, 10, 0, tzinfo=paris))  # Saturday morning
     # Moselle: 26 December 2026 is a Saturday holiday there.
-    assert not calendar.is_open(datetime(2026, 12, 26, 10, 0, tzinfo=paris))
+    assert not calendar.is_business_time(datetime(2026, 12, 26, 10, 0, tzinfo=paris))
 
 
 @pytest.mark.parametrize(

@@ -172,7 +172,7 @@ async def test_database_rules_match_the_pure_model(context, pool, instant, reque
                 )
             slots = spec["slots"]
             if slots is None:
-                on_schedule = moment.calendar_open
+                on_schedule = moment.business_time
             else:
                 on_schedule = any(
                     weekday == moment.weekday

@@ -69,11 +69,11 @@ def test_duration_ending_exactly_at_closing_time_stops_there() -> None:
 
 
 def test_opening_hours_are_half_open() -> None:
-    assert BUSINESS.is_open(paris(2026, 1, 16, 8))
-    assert BUSINESS.is_open(paris(2026, 1, 16, 17, 59))
-    assert not BUSINESS.is_open(paris(2026, 1, 16, 18))
-    assert not BUSINESS.is_open(paris(2026, 1, 16, 7, 59))
-    assert not BUSINESS.is_open(paris(2026, 1, 17, 10))
+    assert BUSINESS.is_business_time(paris(2026, 1, 16, 8))
+    assert BUSINESS.is_business_time(paris(2026, 1, 16, 17, 59))
+    assert not BUSINESS.is_business_time(paris(2026, 1, 16, 18))
+    assert not BUSINESS.is_business_time(paris(2026, 1, 16, 7, 59))
+    assert not BUSINESS.is_business_time(paris(2026, 1, 17, 10))
 
 
 def test_zero_duration_returns_the_start() -> None:
@@ -153,24 +153,24 @@ def test_wall_clock_opening_hours_follow_the_dst_change() -> None:
 
 
 def test_ascension_thursday_is_closed() -> None:
-    assert not BUSINESS.is_open(paris(2026, 5, 14, 10))
+    assert not BUSINESS.is_business_time(paris(2026, 5, 14, 10))
     assert_same_instant(BUSINESS.add(paris(2026, 5, 13, 17), hours(2)), paris(2026, 5, 15, 9))
 
 
 def test_bastille_day_is_closed() -> None:
-    assert not BUSINESS.is_open(paris(2026, 7, 14, 10))
+    assert not BUSINESS.is_business_time(paris(2026, 7, 14, 10))
     assert_same_instant(BUSINESS.add(paris(2026, 7, 13, 17), hours(2)), paris(2026, 7, 15, 9))
 
 
 def test_labour_day_is_closed() -> None:
     # 1 May 2026 is a Friday: Thursday evening rolls to Monday 4 May.
-    assert not BUSINESS.is_open(paris(2026, 5, 1, 10))
+    assert not BUSINESS.is_business_time(paris(2026, 5, 1, 10))
     assert_same_instant(BUSINESS.add(paris(2026, 4, 30, 17), hours(2)), paris(2026, 5, 4, 9))
 
 
 def test_christmas_is_closed() -> None:
     # 25 December 2026 is a Friday.
-    assert not BUSINESS.is_open(paris(2026, 12, 25, 10))
+    assert not BUSINESS.is_business_time(paris(2026, 12, 25, 10))
     assert_same_instant(BUSINESS.add(paris(2026, 12, 24, 17), hours(2)), paris(2026, 12, 28, 9))
 
 
@@ -191,14 +191,14 @@ def test_christmas_is_closed() -> None:
 def test_weekday_public_holidays_are_closed_all_day(holiday: date) -> None:
     start = paris(holiday.year, holiday.month, holiday.day)
     assert BUSINESS.between(start, start + timedelta(days=1)) == timedelta(0)
-    assert not BUSINESS.is_open(start + hours(10))
+    assert not BUSINESS.is_business_time(start + hours(10))
 
 
 def test_default_calendar_keeps_good_friday_and_26_december_open() -> None:
-    assert BUSINESS.is_open(paris(2026, 4, 3, 10))
+    assert BUSINESS.is_business_time(paris(2026, 4, 3, 10))
     assert_same_instant(BUSINESS.add(paris(2026, 4, 2, 17), hours(2)), paris(2026, 4, 3, 9))
     # 26 December 2025 is a Friday.
-    assert BUSINESS.is_open(paris(2025, 12, 26, 10))
+    assert BUSINESS.is_business_time(paris(2025, 12, 26, 10))
     assert_same_instant(BUSINESS.add(paris(2025, 12, 24, 17), hours(2)), paris(2025, 12, 26, 9))
 
 
@@ -206,12 +206,12 @@ def test_default_calendar_keeps_good_friday_and_26_december_open() -> None:
 def test_alsace_moselle_closes_good_friday_and_26_december(subdivision: str) -> None:
     calendar = BusinessCalendar(PARIS, subdivision=subdivision)
     # Good Friday 3 April, then Easter Monday 6 April: Thursday evening rolls to Tuesday.
-    assert not calendar.is_open(paris(2026, 4, 3, 10))
+    assert not calendar.is_business_time(paris(2026, 4, 3, 10))
     assert_same_instant(calendar.add(paris(2026, 4, 2, 17), hours(2)), paris(2026, 4, 7, 9))
     # 25 and 26 December 2025 are Thursday and Friday.
-    assert not calendar.is_open(paris(2025, 12, 26, 10))
+    assert not calendar.is_business_time(paris(2025, 12, 26, 10))
     assert_same_instant(calendar.add(paris(2025, 12, 24, 17), hours(2)), paris(2025, 12, 29, 9))
-    assert not calendar.is_open(paris(2028, 12, 26, 10))
+    assert not calendar.is_business_time(paris(2028, 12, 26, 10))
 
 
 def test_unknown_subdivision_is_rejected() -> None:
@@ -262,7 +262,7 @@ def test_naive_datetimes_are_rejected(calendar: Calendar) -> None:
     with pytest.raises(ValueError, match="aware"):
         calendar.between(aware, naive)
     with pytest.raises(ValueError, match="aware"):
-        calendar.is_open(naive)
+        calendar.is_business_time(naive)
 
 
 @pytest.mark.parametrize("calendar", [BUSINESS, ALWAYS], ids=["business", "24/7"])
@@ -306,8 +306,8 @@ def test_build_calendar_kinds() -> None:
 
 def test_build_calendar_passes_opening_hours() -> None:
     calendar = build_calendar("business", "Europe/Paris", opening_hours={5: [(time(9), time(12))]})
-    assert calendar.is_open(paris(2026, 1, 17, 10))
-    assert not calendar.is_open(paris(2026, 1, 16, 10))
+    assert calendar.is_business_time(paris(2026, 1, 17, 10))
+    assert not calendar.is_business_time(paris(2026, 1, 16, 10))
 
 
 @pytest.mark.parametrize(
@@ -342,7 +342,7 @@ def test_between_undoes_add(calendar: Calendar, start: datetime, duration: timed
     assert calendar.between(start, end) == duration
     if duration > timedelta(0):
         # The deadline is the earliest such instant: the moment before it was open time.
-        assert calendar.is_open(end - timedelta(microseconds=1))
+        assert calendar.is_business_time(end - timedelta(microseconds=1))
 
 
 @settings(max_examples=200, deadline=None)
