@@ -1,4 +1,4 @@
-"""SQLModel tables, API schemas, identifier validation and the request state machine."""
+"""Tables and schemas, identifier validation, the request state machine, the audit chain."""
 
 from models.audit import AuditEntry
 from models.availability import (

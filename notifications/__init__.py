@@ -1,1 +1,1 @@
-"""The outbox and the SMTP sender (see the notifications issue)."""
+"""Sending the outbox: French e-mails rendered from templates and delivered over SMTP."""

@@ -1,1 +1,1 @@
-"""Passwords and tokens (and, later, encryption at rest and the audit chain)."""
+"""Encryption at rest (the key ring and the vault of clinical fields) and password hashing."""

@@ -1,1 +1,1 @@
-"""Deadlines, the business calendar and the scheduler (see the SLA issue)."""
+"""Deadlines, the business calendar, firing due deadlines exactly once, and the scheduler."""
