@@ -82,6 +82,46 @@ async def test_cookie_session_post_needs_the_csrf_token(client, ess: Ess) -> Non
     assert await request_count(client, ess) == 1
 
 
+async def test_a_form_cancels_only_with_the_token_in_its_fields(client, ess: Ess) -> None:
+    gp = ess.requesters[0]
+    created = await client.post("/api/v1/requests", json=request_payload(), headers=ess.auth(gp))
+    rid = created.json()["id"]
+    signed_in(client, ess)
+    await client.get("/api/v1/me")
+    token = client.cookies[CSRF_COOKIE]
+
+    # What another site's hidden form posts: refused, the request stays open.
+    response = await client.post(f"/api/v1/requests/{rid}/cancel", data={"motif": "x"})
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["detail"]
+    status = await client.get(f"/api/v1/requests/{rid}", headers=ess.auth(gp))
+    assert status.json()["status"] == "assigned"
+    # The service's own form carries the token as ``csrf_input`` writes it.
+    response = await client.post(f"/api/v1/requests/{rid}/cancel", data={"_csrf_token": token})
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "cancelled"
+
+
+async def test_logging_in_again_with_a_session_needs_no_token(client, ess: Ess) -> None:
+    await ess.add_user(
+        role=Role.REQUESTER, email="gp@cabinet-test.fr", name="Dr Généraliste", password=PASSWORD
+    )
+    signed_in(client, ess)
+    response = await client.post(
+        "/api/v1/auth/login",
+        json={"email": "gp@cabinet-test.fr", "password": PASSWORD},
+        headers={"Origin": SITE},
+    )
+    assert response.status_code == 200, response.text
+    # But not from another site (a visitor logged into someone else's account).
+    response = await client.post(
+        "/api/v1/auth/login",
+        json={"email": "gp@cabinet-test.fr", "password": PASSWORD},
+        headers={"Origin": EVIL},
+    )
+    assert response.status_code == 403
+
+
 async def test_bearer_clients_need_no_csrf_token(client, ess: Ess) -> None:
     response = await client.post(
         "/api/v1/requests", json=request_payload(), headers=ess.auth(ess.requesters[0])
