@@ -1,10 +1,19 @@
 """When a specialist can take requests: weekly schedule slots and absences."""
 
+import re
 import uuid
 from datetime import datetime, time
 from itertools import pairwise
+from typing import Annotated
 
-from pydantic import AwareDatetime, field_validator, model_validator
+import pydantic
+from pydantic import (
+    AwareDatetime,
+    PlainSerializer,
+    PlainValidator,
+    field_validator,
+    model_validator,
+)
 from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
@@ -39,10 +48,33 @@ class Absence(SQLModel, table=True):
     created_at: datetime
 
 
+CLOCK_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def _read_clock_time(value: object) -> time:
+    """Read "HH:MM"; a time (from the database) passes as it is."""
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str) and re.fullmatch(CLOCK_TIME_PATTERN, value):
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    raise ValueError("heure attendue au format HH:MM (00:00 à 23:59)")
+
+
+ClockTime = Annotated[
+    time,
+    PlainValidator(_read_clock_time),
+    PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str),
+    # Litestar would document a time as a duration; the API speaks "HH:MM".
+    pydantic.Field(json_schema_extra={"format": None, "pattern": CLOCK_TIME_PATTERN}),
+]
+"""A local wall-clock time to the minute, written "HH:MM"."""
+
+
 class SlotIn(Input):
     weekday: int = Field(ge=0, le=6, description="0 = Monday … 6 = Sunday")
-    start: time = Field(description='"HH:MM", local time')
-    end: time = Field(description='"HH:MM", local time; "00:00" means midnight at the end')
+    start: ClockTime = Field(description='"HH:MM", local time')
+    end: ClockTime = Field(description='"HH:MM", local time; "00:00" means midnight at the end')
 
     @model_validator(mode="after")
     def _ordered(self) -> "SlotIn":

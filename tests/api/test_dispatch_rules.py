@@ -42,7 +42,7 @@ async def test_off_schedule_specialist_is_skipped(client, ess: Ess, clock) -> No
         client, ess, rythmo_a, [{"weekday": 0, "start": "14:00", "end": "18:00"}]
     )
     assert response.status_code == 200, response.text
-    assert response.json()["slots"] == [{"weekday": 0, "start": "14:00:00", "end": "18:00:00"}]
+    assert response.json()["slots"] == [{"weekday": 0, "start": "14:00", "end": "18:00"}]
     for _ in range(2):
         assert (await submit(client, ess))["assignee_id"] == str(rythmo_b.id)
     excluded = await last_event(client, ess, (await submit(client, ess))["id"])
@@ -305,6 +305,8 @@ async def test_schedule_and_absence_permissions_and_validation(client, ess: Ess)
             "chevauchent",
         ),
         ([{"weekday": 1, "start": "25:00", "end": "26:00"}], "start"),
+        ([{"weekday": 1, "start": "08:00:00", "end": "12:00"}], "HH:MM"),
+        ([{"weekday": 1, "start": "08:00", "end": 43200}], "HH:MM"),
     ]:
         response = await set_schedule(client, ess, a, slots, who=a)
         assert response.status_code == 400, response.text
