@@ -22,6 +22,7 @@ from app.context import AppContext
 from app.csrf import csrf_middleware
 from app.errors import internal_error_handler, problem_details_plugin, validation_error_handler
 from app.headers import security_headers
+from app.openapi import ProblemResponsesPlugin
 from app.throttle import address_throttle
 from config import SystemClock, get_settings
 from models import User
@@ -93,7 +94,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
             csrf_middleware(context.settings),
         ],
         before_send=[security_headers(context.settings)],
-        plugins=[problem_details_plugin],
+        plugins=[problem_details_plugin, ProblemResponsesPlugin(jwt_auth)],
         exception_handlers={
             Exception: internal_error_handler,
             ValidationException: validation_error_handler,

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from app.auth import issue_token, requires, session_cookie
 from app.context import AppContext
 from app.errors import problem
+from app.openapi import problem_responses
 from app.services import availability
 from app.services import specialties as specialty_service
 from app.services import users as user_service
@@ -48,7 +49,13 @@ class AuthController(Controller):
     tags = ["comptes"]
 
     # No session rides on a login, so no CSRF token: app.csrf still refuses other origins.
-    @post("/login", status_code=200, exclude_from_auth=True, exclude_from_csrf=True)
+    @post(
+        "/login",
+        status_code=200,
+        exclude_from_auth=True,
+        exclude_from_csrf=True,
+        responses=problem_responses(401, 429),
+    )
     async def login(
         self,
         request: Request[Any, Any, Any],

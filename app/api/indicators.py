@@ -8,6 +8,7 @@ from litestar.params import QueryParameter
 
 from app.auth import requires
 from app.context import AppContext
+from app.openapi import problem_responses
 from app.services import report as report_service
 from app.services.indicators import Indicators, compute_indicators, parse_period
 from models import Role
@@ -59,7 +60,7 @@ class IndicatorController(Controller):
     tags = ["indicateurs"]
     guards = [requires(Role.COORDINATOR)]
 
-    @get("/")
+    @get("/", responses=problem_responses(422))
     async def indicators(
         self,
         context: NamedDependency[AppContext],
@@ -75,7 +76,7 @@ class ReportController(Controller):
     tags = ["indicateurs"]
     guards = [requires(Role.COORDINATOR)]
 
-    @get("/activity")
+    @get("/activity", responses=problem_responses(422))
     async def activity(
         self,
         context: NamedDependency[AppContext],

@@ -8,11 +8,13 @@ from urllib.parse import quote
 from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from litestar.response import Stream
 
 from app.auth import requires
 from app.context import AppContext
+from app.openapi import ProblemOperation
 from app.services import attachments, messages
 from app.services import requests as service
 from models import (
@@ -43,6 +45,20 @@ class AttachmentUpload:
 CurrentUser = NamedDependency[User]
 # Far beyond any ESS's history, and well inside a 64-bit integer (the databases' limit).
 MAX_OFFSET = 10_000_000
+
+
+@dataclass
+class AttachmentDownload(ProblemOperation):
+    """The download answers the file in its own type, as recognised at upload."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        binary = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format="binary"))
+        assert self.responses is not None
+        self.responses["200"] = OpenAPIResponse(
+            description="Le fichier, dans son type (PDF, JPEG ou PNG).",
+            content={content_type: binary for _, content_type, _ in attachments.SIGNATURES},
+        )
 
 
 class RequestController(Controller):
@@ -275,6 +291,7 @@ class RequestController(Controller):
     @get(
         "/{request_id:uuid}/attachments/{attachment_id:uuid}",
         guards=[requires(Role.REQUESTER, Role.SPECIALIST)],
+        operation_class=AttachmentDownload,
     )
     async def download_attachment(
         self,
