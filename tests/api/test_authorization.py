@@ -7,16 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import Ess, request_payload
-
-
-async def submit(client, ess: Ess, requester_index: int = 0) -> dict:
-    response = await client.post(
-        "/api/v1/requests",
-        json=request_payload(),
-        headers=ess.auth(ess.requesters[requester_index]),
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.factories import submit
 
 
 @pytest.mark.parametrize(

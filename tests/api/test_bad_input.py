@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlmodel import SQLModel
 
 from tests.conftest import Ess, request_payload
+from tests.factories import holder, submit
 
 
 async def snapshot(ess: Ess) -> dict[str, list[tuple]]:
@@ -252,13 +253,8 @@ async def test_unknown_ids_are_404(client, ess: Ess) -> None:
 
 
 async def submitted(client, ess: Ess) -> tuple[dict, object]:
-    body = (
-        await client.post(
-            "/api/v1/requests", json=request_payload(), headers=ess.auth(ess.requesters[0])
-        )
-    ).json()
-    assignee = next(s for s in ess.specialists if str(s.id) == body["assignee_id"])
-    return body, assignee
+    body = await submit(client, ess)
+    return body, holder(ess, body)
 
 
 async def test_illegal_transitions_are_409_and_change_nothing(client, ess: Ess) -> None:

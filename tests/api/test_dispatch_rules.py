@@ -7,17 +7,8 @@ from sqlalchemy import select
 
 from models import OutboxMessage
 from router import sweep_pending
-from tests.conftest import Ess, request_payload
-
-PARIS = ZoneInfo("Europe/Paris")
-
-
-async def submit(client, ess: Ess, **overrides) -> dict:
-    response = await client.post(
-        "/api/v1/requests", json=request_payload(**overrides), headers=ess.auth(ess.requesters[0])
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.conftest import PARIS, Ess
+from tests.factories import submit
 
 
 async def last_event(client, ess: Ess, rid: str) -> dict:

@@ -11,7 +11,7 @@ import pytest
 
 from config.settings import ReportSettings
 from tests.conftest import Ess
-from tests.indicators import act, indicators, message, paris, patient_keys, submit
+from tests.factories import act, indicators, message, paris, patient_keys, submit
 
 MARCH = ("2026-03-01", "2026-03-31")
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from migrations import downgrade_database, upgrade_database
 from models import Request
 from tests.conftest import Ess
-from tests.indicators import insert, paris
+from tests.factories import insert, paris
 
 DELAYS = ("response_hours", "acknowledge_hours", "appointment_days", "answered_in_time")
 AT = paris(2026, 3, 10, 9, 0)

@@ -16,7 +16,7 @@ from app.services.indicators import (
     walk_pays,
 )
 from tests.conftest import Ess
-from tests.indicators import PARIS, insert, paris
+from tests.factories import PARIS, insert, paris
 
 MARCH = parse_period("2026-03-01", "2026-03-31", PARIS)
 START = paris(2026, 3, 10, 9, 0)

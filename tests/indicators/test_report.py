@@ -8,7 +8,7 @@ import pytest
 
 from config.settings import ReportSettings
 from tests.conftest import Ess
-from tests.indicators import act, paris, submit
+from tests.factories import act, paris, submit
 
 INDICATOR_KEYS = {
     "teleexpertise_count",

@@ -7,7 +7,7 @@ SQLite's window-function equivalent.
 from datetime import UTC, datetime, timedelta
 
 from tests.conftest import Ess
-from tests.indicators import indicators, insert, paris
+from tests.factories import indicators, insert, paris
 
 HOURS = (1, 1, 2, 3, 5, 8, 13, 21, 34, 55)
 

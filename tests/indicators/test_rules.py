@@ -3,7 +3,6 @@
 import statistics
 import uuid
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,8 +16,7 @@ from app.services.indicators import (
 )
 from app.services.report import display, month_label
 from models.errors import InvalidInputError
-
-PARIS = ZoneInfo("Europe/Paris")
+from tests.conftest import PARIS
 
 
 def test_period_bounds_are_paris_midnights() -> None:

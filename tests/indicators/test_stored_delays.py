@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from models import Request
 from tests.conftest import Ess
-from tests.indicators import act, message, paris, submit
+from tests.factories import act, message, paris, submit
 
 
 async def stored(ess: Ess, request: dict[str, Any]) -> dict[str, Any]:

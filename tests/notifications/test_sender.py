@@ -3,7 +3,6 @@
 import ssl
 from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -12,10 +11,9 @@ from config.settings import SmtpSettings
 from models import OutboxMessage
 from notifications.sender import OutboxSender, message_id
 from sla.engine import fire_due
-from tests.conftest import Ess, request_payload
+from tests.conftest import PARIS, Ess
+from tests.factories import submit
 from tests.notifications.smtp import SmtpServer, self_signed_certificate
-
-PARIS = ZoneInfo("Europe/Paris")
 
 
 @pytest.fixture
@@ -39,14 +37,6 @@ async def rows(ess: Ess) -> list[OutboxMessage]:
                 await session.execute(select(OutboxMessage).order_by(OutboxMessage.created_at))
             ).scalars()
         )
-
-
-async def submit(client, ess: Ess, **overrides) -> dict:
-    response = await client.post(
-        "/api/v1/requests", json=request_payload(**overrides), headers=ess.auth(ess.requesters[0])
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def test_assignment_mail_reaches_the_specialist(

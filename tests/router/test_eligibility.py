@@ -24,8 +24,8 @@ from models import (
 from router.decision import Candidate, decide
 from router.eligibility import Moment, decide_in_database
 from sla.calendar import build_calendar
+from tests.conftest import PARIS
 
-PARIS = ZoneInfo("Europe/Paris")
 CALENDAR = build_calendar("business", "Europe/Paris")
 # A Monday morning (calendar open) and a Saturday (closed), both in summer time.
 INSTANTS = [datetime(2026, 6, 1, 10, 30, tzinfo=PARIS), datetime(2026, 6, 6, 10, 30, tzinfo=PARIS)]

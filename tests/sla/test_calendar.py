@@ -13,8 +13,9 @@ from sla.calendar import (
     TwentyFourSevenCalendar,
     build_calendar,
 )
+from tests.conftest import PARIS
+from tests.factories import paris
 
-PARIS = ZoneInfo("Europe/Paris")
 CET = timedelta(hours=1)
 CEST = timedelta(hours=2)
 
@@ -22,10 +23,6 @@ BUSINESS = BusinessCalendar(PARIS)
 ALWAYS = TwentyFourSevenCalendar()
 # Every local day open around the clock: business arithmetic that must equal real time.
 ALL_DAY = BusinessCalendar(PARIS, opening_hours={d: [(time(0), time(0))] for d in range(7)})
-
-
-def paris(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=PARIS)
 
 
 def hours(count: float) -> timedelta:

@@ -2,28 +2,14 @@
 
 import uuid
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
 
 from models import OutboxMessage, Request, RequestEvent
 from sla.engine import fire_due
-from tests.conftest import Ess, request_payload
-
-PARIS = ZoneInfo("Europe/Paris")
-
-
-def paris(*args: int) -> datetime:
-    return datetime(*args, tzinfo=PARIS)
-
-
-async def submit(client, ess: Ess, **overrides) -> dict:
-    response = await client.post(
-        "/api/v1/requests", json=request_payload(**overrides), headers=ess.auth(ess.requesters[0])
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.conftest import Ess
+from tests.factories import paris, submit
 
 
 async def read(client, ess: Ess, rid: str) -> dict:

@@ -7,7 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Ess, request_payload
+from tests.conftest import Ess
+from tests.factories import submit
 from tests.notifications.smtp import SmtpServer
 from tests.servers import ServerProcess
 
@@ -43,14 +44,6 @@ async def wait_for(predicate, within: float = 15.0):
     raise AssertionError("condition not met in time")
 
 
-async def submit(http: httpx.AsyncClient, url: str, ess: Ess) -> dict:
-    response = await http.post(
-        f"{url}/api/v1/requests", json=request_payload(), headers=ess.auth(ess.requesters[0])
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 async def history(http: httpx.AsyncClient, url: str, ess: Ess, rid: str) -> list[dict]:
     response = await http.get(
         f"{url}/api/v1/requests/{rid}/events", headers=ess.auth(ess.coordinator)
@@ -68,7 +61,7 @@ async def test_two_second_acknowledgement_deadline_in_real_time(
     env = server_env(settings, tmp_path, smtp_server, ESS_SLA__STANDARD__ACKNOWLEDGE_WITHIN="2")
     with ServerProcess(env, tmp_path / "server.log") as server:
         async with httpx.AsyncClient(timeout=10) as http:
-            request = await submit(http, server.url, ess)
+            request = await submit(http, ess, server=server.url)
             first = request["assignee_id"]
 
             async def escalated():
@@ -95,7 +88,7 @@ async def test_a_deadline_passed_while_stopped_fires_once_after_restart(
     env = server_env(settings, tmp_path, smtp_server, ESS_SLA__STANDARD__ACKNOWLEDGE_WITHIN="3")
     async with httpx.AsyncClient(timeout=10) as http:
         with ServerProcess(env, tmp_path / "before.log") as server:
-            request = await submit(http, server.url, ess)
+            request = await submit(http, ess, server=server.url)
         await asyncio.sleep(3.5)  # the deadline passes while nothing runs
         with ServerProcess(env, tmp_path / "after.log") as server:
 
@@ -127,7 +120,7 @@ async def test_two_processes_fire_one_breach_and_send_one_email(
     two = ServerProcess(env, tmp_path / "two.log").start()
     try:
         async with httpx.AsyncClient(timeout=10) as http:
-            request = await submit(http, one.url, ess)
+            request = await submit(http, ess, server=one.url)
             holder = next(s for s in ess.specialists if str(s.id) == request["assignee_id"])
             response = await http.post(
                 f"{two.url}/api/v1/requests/{request['id']}/accept", headers=ess.auth(holder)
