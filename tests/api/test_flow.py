@@ -1,6 +1,6 @@
 """The whole téléexpertise flow over HTTP, on SQLite and on PostgreSQL."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tests.conftest import Ess, request_payload
 
@@ -41,7 +41,7 @@ async def test_full_flow_submit_decline_accept_answer_close(client, ess: Ess, cl
     response = await client.post(f"/api/v1/requests/{rid}/accept", headers=ess.auth(by_id[second]))
     assert response.status_code == 200
     assert response.json()["status"] == "accepted"
-    assert response.json()["accepted_at"] is not None
+    assert datetime.fromisoformat(response.json()["accepted_at"]) == clock.now()
 
     clock.advance(timedelta(hours=2))
     appointment = (clock.now() + timedelta(days=9)).isoformat()

@@ -215,7 +215,8 @@ def test_unreachable_database_is_one_line(env: dict[str, str]) -> None:
     result = run(
         {**env, "ESS_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:9/x"}, "db", "upgrade"
     )
-    assert_one_line_error(result, "")
+    # The one line says which server could not be reached.
+    assert_one_line_error(result, "127.0.0.1")
 
 
 def test_bad_setting_is_one_line(env: dict[str, str]) -> None:
