@@ -136,8 +136,10 @@ def raw_costs(vault: Vault, data: RequestCreate) -> dict[str, float]:
     return {name: best_us(work) for name, work in works.items()}
 
 
-async def submissions(backend: str, args: argparse.Namespace, workdir: Path) -> tuple[str, ...]:
-    """The table's row for ``backend``, and the raw costs in ``args.raw[backend]``."""
+async def submissions(
+    backend: str, args: argparse.Namespace, workdir: Path
+) -> tuple[tuple[str, ...], dict[str, float]]:
+    """The table's row for ``backend``, and the vault's own costs (µs)."""
     url = await migrated_database(backend, "ess_bench_enc", workdir)
     requester_id = await seed_in_process(url, SPECIALISTS, capacity=10**6)
     context = bench_context(url)
@@ -180,7 +182,6 @@ async def submissions(backend: str, args: argparse.Namespace, workdir: Path) -> 
             await once(metered, None)
         raw["in_situ_submit"] = (spent["encrypt"] + spent["patient_key"]) * 1e6 / METERED
         raw["in_situ_read"] = spent["decrypt"] * 1e6 / METERED
-        args.raw[backend] = raw
     finally:
         await context.db.dispose()
     a, b = real[1], identity[1]
@@ -189,7 +190,7 @@ async def submissions(backend: str, args: argparse.Namespace, workdir: Path) -> 
         + statistics.variance(b.submit_ms) / len(b.submit_ms)
     )
     median_a, median_b = percentile(a.submit_ms, 0.5), percentile(b.submit_ms, 0.5)
-    return (
+    row = (
         backend,
         str(len(a.submit_ms)),
         f"{ms(mean(a.submit_ms))} / {ms(median_a)}",
@@ -199,6 +200,7 @@ async def submissions(backend: str, args: argparse.Namespace, workdir: Path) -> 
         f"{ms(mean(a.total_ms))} / {ms(mean(b.total_ms))}",
         f"{mean(a.total_ms) / mean(b.total_ms):.3f}",
     )
+    return row, raw
 
 
 # --- (b) attachments over HTTP -------------------------------------------------------------
@@ -240,9 +242,11 @@ def transfer(http: httpx.Client, request_id: str, size: int, pid: int) -> tuple[
     return uploaded, downloaded, rss, upload_peak, download_peak, float(reset)
 
 
-def attachments(backend: str, args: argparse.Namespace, workdir: Path) -> list[tuple[str, ...]]:
-    """The table's rows for ``backend``; ``args.peaks_reset`` False if a peak was not reset."""
-    rows = []
+def attachments(
+    backend: str, args: argparse.Namespace, workdir: Path
+) -> tuple[list[tuple[str, ...]], bool]:
+    """The table's rows for ``backend``, and whether every peak could be reset."""
+    rows, reset = [], True
     with service(backend, "ess_bench_enc_http", workdir, specialists=2, capacity=1000) as ess:
         auth = {"Authorization": f"Bearer {ess.requester}"}
         with httpx.Client(base_url=ess.base_url, headers=auth, timeout=300) as http:
@@ -256,13 +260,13 @@ def attachments(backend: str, args: argparse.Namespace, workdir: Path) -> list[t
                 runs = [transfer(http, request_id, size, ess.pid) for _ in range(args.repeat)]
                 up, down = (statistics.median(run[i] for run in runs) for i in (0, 1))
                 rss, up_peak, down_peak = (max(run[i] for run in runs) / 1024 for i in (2, 3, 4))
-                args.peaks_reset &= all(run[5] for run in runs)
+                reset &= all(run[5] for run in runs)
                 rows.append((
                     backend, f"{size // MIB} MiB", f"{up * 1000:.0f}", f"{size / MIB / up:.0f}",
                     f"{down * 1000:.0f}", f"{size / MIB / down:.0f}", f"{rss:.1f}",
                     f"{up_peak:.1f}", f"{down_peak:.1f}",
                 ))  # fmt: skip
-    return rows
+    return rows, reset
 
 
 def stream_costs(size: int) -> str:
@@ -287,18 +291,19 @@ def options(parser: argparse.ArgumentParser) -> None:
 
 
 def measure(args: argparse.Namespace, workdir: Path) -> Report:
-    args.raw, args.peaks_reset = {}, True
-    subs, atts = [], []
+    subs, atts, costs, reset = [], [], {}, True
     for backend in args.backends:
-        subs.append(asyncio.run(submissions(backend, args, workdir)))
-        print(" ".join(subs[-1]), flush=True)
-        atts += attachments(backend, args, workdir)
-        print(*(" ".join(row) for row in atts[-len(SIZES) :]), sep="\n", flush=True)
-    raw = args.raw[args.backends[0]]
+        row, costs[backend] = asyncio.run(submissions(backend, args, workdir))
+        rows, peaks_reset = attachments(backend, args, workdir)
+        print(" ".join(row), *(" ".join(r) for r in rows), sep="\n", flush=True)
+        subs.append(row)
+        atts += rows
+        reset &= peaks_reset
+    raw = costs[args.backends[0]]
     in_place = ", ".join(
         f"{b} {r['in_situ_submit']:.0f} µs per submission and {r['in_situ_read']:.0f} µs per "
         "response"
-        for b, r in args.raw.items()
+        for b, r in costs.items()
     )
     note = (
         f"Raw cost, in process: seal + open of the question "
@@ -309,7 +314,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> Report:
         f"submissions with the real vault: {in_place}; {stream_costs(max(SIZES))}."
     )
     tables = [Table(SUBMISSION_HEADER, subs), Table(ATTACHMENT_HEADER, atts, left=2)]
-    if not args.peaks_reset:
+    if not reset:
         note += " The kernel refused to reset VmHWM: peaks are cumulative since the server started."
     return Report(tables, [note])
 

@@ -1,5 +1,7 @@
-"""What every benchmark shares: databases, the service's processes, seeding, the command line,
-timing statistics and the writing of tables into ``docs/benchmarks.md``.
+"""What every benchmark shares: scratch databases, the service's processes (seeded through its
+API), the command line, timing statistics, query plans and statement timing, and the writing
+of tables into ``docs/benchmarks.md``. The rows, their bulk loading and the in-process
+seeding are in ``bench.dataset``.
 
 A benchmark is ``python -m bench.<name>``: it declares its options and measures, and
 returns a ``Report`` (tables and a few lines of data); ``main`` prints it and, with
@@ -624,7 +626,14 @@ def main(
             finally:
                 for name in list(_created):
                     asyncio.run(drop_database("postgres", name, Path(tmp)))
-    except (BenchError, OSError, asyncpg.PostgresError, SQLAlchemyError, httpx.HTTPError) as exc:
+    except (
+        BenchError,
+        OSError,
+        ValueError,
+        asyncpg.PostgresError,
+        SQLAlchemyError,
+        httpx.HTTPError,
+    ) as exc:
         print(f"{module}: {exc}", file=sys.stderr)
         return 1
     assert isinstance(report, Report)
