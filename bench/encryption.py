@@ -118,7 +118,7 @@ def raw_costs(vault: Vault, data: RequestCreate) -> dict[str, float]:
         for f, v in [("question", question), ("patient", identity)]
     ]
 
-    def seal_open() -> None:
+    def encrypt_decrypt() -> None:
         vault.decrypt(
             "request", record, "question", vault.encrypt("request", record, "question", question)
         )
@@ -132,7 +132,11 @@ def raw_costs(vault: Vault, data: RequestCreate) -> dict[str, float]:
         vault.decrypt("request", record, "question", sealed[0])
         vault.decrypt("request", record, "patient", sealed[1])
 
-    works = {"seal_open": seal_open, "submission": per_submission, "response": per_response}
+    works = {
+        "encrypt_decrypt": encrypt_decrypt,
+        "submission": per_submission,
+        "response": per_response,
+    }
     return {name: best_us(work) for name, work in works.items()}
 
 
@@ -305,13 +309,14 @@ def measure(args: argparse.Namespace, workdir: Path) -> Report:
         "response"
         for b, r in costs.items()
     )
+    characters = len(str(SUBMISSION_BODY["question"]))
     note = (
-        f"Raw cost, in process: seal + open of the question "
-        f"({len(str(SUBMISSION_BODY['question']))} characters) {raw['seal_open']:.1f} µs; a "
-        f"submission's vault work (seal question and patient, pseudonym) "
-        f"{raw['submission']:.1f} µs; the response's (open both) {raw['response']:.1f} µs (tight "
-        f"loops, best of three); the same calls timed in place during {METERED} more "
-        f"submissions with the real vault: {in_place}; {stream_costs(max(SIZES))}."
+        f"Raw cost, in process: encrypt + decrypt of the question ({characters} characters) "
+        f"{raw['encrypt_decrypt']:.1f} µs; a submission's vault work (encrypt question and "
+        f"patient, pseudonym) {raw['submission']:.1f} µs; the response's (decrypt both) "
+        f"{raw['response']:.1f} µs (tight loops, best of three); the same calls timed in place "
+        f"during {METERED} more submissions with the real vault: {in_place}; "
+        f"{stream_costs(max(SIZES))}."
     )
     tables = [Table(SUBMISSION_HEADER, subs), Table(ATTACHMENT_HEADER, atts, left=2)]
     if not reset:

@@ -165,7 +165,7 @@ class Table:
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in self.rows])
 
     def text(self) -> str:
-        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.header)]
+        widths = [max([len(h), *(len(r[i]) for r in self.rows)]) for i, h in enumerate(self.header)]
 
         def line(cells: Sequence[str]) -> str:
             return "  ".join(
