@@ -41,14 +41,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.services.indicators import (
-    Indicators,
-    Period,
-    compute_indicators,
+from app.services.indicators import Indicators, Period, compute_indicators, parse_period
+from app.services.indicators.compute import table_requests
+from app.services.indicators.statements import (
     explain_statements,
-    parse_period,
     percentile_statement,
-    table_requests,
     walk_pays,
 )
 from bench.dataset import (

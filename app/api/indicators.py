@@ -9,8 +9,8 @@ from litestar.params import QueryParameter
 from app.auth import requires
 from app.context import AppContext
 from app.openapi import problem_responses
-from app.services import report as report_service
 from app.services.indicators import Indicators, compute_indicators, parse_period
+from app.services.indicators import report as report_service
 from models import Role
 from models.errors import InvalidInputError
 

@@ -8,8 +8,8 @@ import click
 
 from app.cli.common import CommandError, load_settings, operator_errors, with_context
 from app.context import AppContext
-from app.services import report as report_service
 from app.services.indicators import Period, compute_indicators, parse_period
+from app.services.indicators import report as report_service
 
 
 @click.command(

@@ -7,14 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from app.services.indicators import (
-    DISTRIBUTIONS,
-    compute_indicators,
-    parse_period,
-    percentiles,
-    table_requests,
-    walk_pays,
-)
+from app.services.indicators import compute_indicators, parse_period
+from app.services.indicators.compute import percentiles, table_requests
+from app.services.indicators.statements import DISTRIBUTIONS, walk_pays
 from tests.conftest import Ess
 from tests.factories import PARIS, insert, paris
 

@@ -6,15 +6,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.services.indicators import (
-    Member,
-    estimated_grant,
-    interpolate,
-    membership,
-    parse_period,
-    ranks,
-)
-from app.services.report import display, month_label
+from app.services.indicators import parse_period
+from app.services.indicators.labels import month_label
+from app.services.indicators.membership import Member, estimated_grant, membership
+from app.services.indicators.report import display
+from app.services.indicators.statements import interpolate, ranks
 from models.errors import InvalidInputError
 from tests.conftest import PARIS
 
