@@ -38,14 +38,21 @@ from typing import Any
 
 import asyncpg
 from alembic.script import ScriptDirectory
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.expression import CompoundSelect
 
 from app.services.indicators import Indicators, Period, compute_indicators, parse_period
 from app.services.indicators.compute import table_requests
 from app.services.indicators.statements import (
-    explain_statements,
+    DISTRIBUTIONS,
+    cube_statement_postgres,
+    cube_statement_sqlite,
+    month_chunks,
+    patients_statement,
     percentile_statement,
+    percentile_walk_statement,
+    requesters_statement,
     walk_pays,
 )
 from bench.dataset import (
@@ -463,6 +470,28 @@ def compare(found: Indicators, expected: dict[str, Any]) -> list[str]:
 
 
 # --- the statements alone: their times and plans -------------------------------------------
+
+
+def explain_statements(
+    period: Period, dialect: str, counts: dict[str, int] | None = None
+) -> dict[str, Select[Any] | CompoundSelect]:
+    """The statements, by name, for a timing or EXPLAIN (the percentiles need the
+    distributions' counts: placeholders when not given; the walk is shown)."""
+    counts = counts or {name: 1000 for name in DISTRIBUTIONS}
+    chunk = month_chunks(period)[0]
+    found: dict[str, Select[Any] | CompoundSelect] = {
+        "cube": (
+            cube_statement_postgres(chunk)
+            if dialect == "postgresql"
+            else cube_statement_sqlite(chunk)
+        ),
+        "patients": patients_statement(period, dialect),
+        "requesters": requesters_statement(period),
+    }
+    walk = percentile_walk_statement(period, counts)
+    if walk is not None:
+        found["percentiles"] = walk
+    return found
 
 
 async def statement_times(

@@ -378,25 +378,3 @@ def table_requests_statement(period: Period, dialect: str) -> Select[Any]:
         after = select(func.count()).where(Request.submitted_at >= period.end)
         return select(before.scalar_subquery() + after.scalar_subquery())
     return select(func.count()).select_from(Request)
-
-
-def explain_statements(
-    period: Period, dialect: str, counts: dict[str, int] | None = None
-) -> dict[str, Select[Any] | CompoundSelect]:
-    """The statements, by name, for a benchmark's timing or EXPLAIN (the percentiles need
-    the distributions' counts: placeholders when not given; the walk is shown)."""
-    counts = counts or {name: 1000 for name in DISTRIBUTIONS}
-    chunk = month_chunks(period)[0]
-    found: dict[str, Select[Any] | CompoundSelect] = {
-        "cube": (
-            cube_statement_postgres(chunk)
-            if dialect == "postgresql"
-            else cube_statement_sqlite(chunk)
-        ),
-        "patients": patients_statement(period, dialect),
-        "requesters": requesters_statement(period),
-    }
-    walk = percentile_walk_statement(period, counts)
-    if walk is not None:
-        found["percentiles"] = walk
-    return found
