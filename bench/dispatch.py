@@ -234,7 +234,7 @@ async def populate(url: str, size: int, context: Any) -> Pool:
             RequestDecline,
             request_id=request_id,
             specialist_id=candidates[i].id,
-            reason="hors de mon champ",
+            reason="out_of_field",
             declined_at=NOW - timedelta(minutes=5 - n),
         )
         for n, i in enumerate(decliners)

@@ -13,7 +13,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Text,
     UniqueConstraint,
     text,
 )
@@ -231,8 +230,37 @@ class RequestPage(SQLModel):
     total: int
 
 
+class DeclineReason(StrEnum):
+    """Why a specialist hands a request back: a category, never free text (it is shown to
+    the coordinator, who must not read clinical content)."""
+
+    OUT_OF_FIELD = "out_of_field"
+    UNAVAILABLE = "unavailable"
+    CONFLICT_OF_INTEREST = "conflict_of_interest"
+    OTHER = "other"
+
+
+# The dispatcher's own decline, for an assignee who let the acknowledgement deadline pass.
+NO_ACKNOWLEDGEMENT = "no_acknowledgement"
+
+DECLINE_LABELS: dict[str, str] = {
+    DeclineReason.OUT_OF_FIELD: "hors de mon champ de compétence",
+    DeclineReason.UNAVAILABLE: "indisponible",
+    DeclineReason.CONFLICT_OF_INTEREST: "conflit d'intérêts",
+    DeclineReason.OTHER: "autre motif",
+    NO_ACKNOWLEDGEMENT: "pas d'accusé de réception dans le délai",
+}
+
+
 class DeclineCreate(Input):
-    reason: SingleLine = Field(min_length=1, max_length=1000)
+    reason: DeclineReason
+    comment: Prose | None = Field(
+        default=None,
+        min_length=1,
+        max_length=TEXT_MAX_LENGTH,
+        description="clinical content: encrypted, shown to the requester and the next "
+        "specialist, never to the coordinator",
+    )
 
 
 class AnswerCreate(Input):
@@ -258,7 +286,11 @@ class RequestDecline(SQLModel, table=True):
 
     request_id: uuid.UUID = Field(foreign_key="request.id", primary_key=True)
     specialist_id: uuid.UUID = Field(foreign_key="user.id", primary_key=True)
-    reason: str = Field(sa_type=Text)
+    # The record id the comment's encryption is bound to (and key rotation walks by).
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, unique=True)
+    reason: str = Field(max_length=30, description="a DeclineReason or NO_ACKNOWLEDGEMENT")
+    # Clinical content, encrypted at rest (security.vault): never stored in clear.
+    comment: bytes | None = Field(default=None, sa_type=LargeBinary)
     declined_at: datetime
 
 

@@ -26,13 +26,12 @@ from models import (
     notify_coordinators,
 )
 from models.history import record
+from models.request import DECLINE_LABELS, NO_ACKNOWLEDGEMENT
 from models.storage import Database
 from router import DispatchPolicy, dispatch, lock_pool
 from sla.deadlines import BREACHED, WARNED, Deadline, Level, due, refresh
 
 logger = logging.getLogger("ess_router.sla")
-
-NO_ACKNOWLEDGEMENT = "pas d'accusé de réception dans le délai"
 
 LABELS = {
     (Deadline.ACKNOWLEDGE, Level.WARNING): "délai d'accusé de réception bientôt dépassé",
@@ -148,7 +147,12 @@ async def escalate_acknowledgement(
         request,
         EventKind.DECLINED,
         at=now,
-        detail={"reason": NO_ACKNOWLEDGEMENT, "automatic": True, "specialist_id": str(silent)},
+        detail={
+            "reason": NO_ACKNOWLEDGEMENT,
+            "label": DECLINE_LABELS[NO_ACKNOWLEDGEMENT],
+            "automatic": True,
+            "specialist_id": str(silent),
+        },
     )
     await session.flush()
     await notify_coordinators(

@@ -137,9 +137,10 @@ class RequestController(Controller):
                 session,
                 current_user,
                 request_id,
-                data.reason,
+                data,
                 now=context.clock.now(),
                 policy=context.policy,
+                vault=context.vault,
             )
         return service.to_read(request, current_user, context.vault)
 
@@ -223,10 +224,11 @@ class RequestController(Controller):
     async def events(
         self, request_id: FromPath[uuid.UUID], context: Context, current_user: CurrentUser
     ) -> list[EventRead]:
-        """The request's history, with the dispatcher's reasons."""
-        async with context.db.reading() as session:
-            events = await service.history(session, current_user, request_id)
-        return [EventRead.model_validate(e, from_attributes=True) for e in events]
+        """The request's history: the dispatcher's reasons for the coordinator only."""
+        async with context.db.transaction() as session:
+            return await service.history(
+                session, current_user, request_id, now=context.clock.now(), vault=context.vault
+            )
 
     @get("/{request_id:uuid}/messages", guards=[requires(Role.REQUESTER, Role.SPECIALIST)])
     async def list_messages(

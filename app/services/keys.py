@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from models import Attachment, Message, Request
+from models import Attachment, Message, Request, RequestDecline
 from models.storage import Database
 from security.crypto import STREAM_HEADER_SIZE, KeyRing
 
@@ -23,6 +23,7 @@ ENCRYPTED: list[tuple[Any, list[str]]] = [
     (Request, ["question", "patient", "answer", "close_comment"]),
     (Message, ["body"]),
     (Attachment, ["filename"]),
+    (RequestDecline, ["comment"]),
 ]
 BATCH = 500
 

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,9 @@ from models import (
     Action,
     AnswerCreate,
     CloseCreate,
+    DeclineCreate,
     EventKind,
+    EventRead,
     NotificationKind,
     Outcome,
     PatientIdentity,
@@ -31,6 +34,7 @@ from models import (
 from models.audit import note
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from models.history import record
+from models.request import DECLINE_LABELS
 from router import DispatchPolicy, assign, dispatch, drain_pending, lock_pool
 from security.vault import Vault
 from sla.deadlines import resume_answer_clock, start_answer_clock
@@ -95,16 +99,82 @@ async def read_page(
     return RequestPage(items=[to_read(r, viewer, vault) for r in items], total=total)
 
 
-async def history(session: AsyncSession, viewer: User, request_id: uuid.UUID) -> list[RequestEvent]:
-    await get_visible(session, viewer, request_id)
-    return list(
-        (
+async def history(
+    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime, vault: Vault
+) -> list[EventRead]:
+    """The request's history as the viewer may see it.
+
+    The coordinator gets the dispatcher's full explanation (who was left out and why)
+    and never a decline's comment. A participant (the requester, the assignee) gets
+    no other specialist's name, id or reason for being left out (absences are
+    personal), and the decline comments, which are clinical content: reading them is
+    noted in the audit trail.
+    """
+    request = await get_visible(session, viewer, request_id)
+    events = (
+        await session.execute(
+            select(RequestEvent)
+            .where(RequestEvent.request_id == request_id)
+            .order_by(RequestEvent.seq)
+        )
+    ).scalars()
+    if not shows_clinical_content(viewer):
+        return [EventRead.model_validate(e, from_attributes=True) for e in events]
+    assignee = await session.get(User, request.assignee_id) if request.assignee_id else None
+    comments = {
+        d.specialist_id: vault.decrypt_optional("request_decline", d.id, "comment", d.comment)
+        for d in (
             await session.execute(
-                select(RequestEvent)
-                .where(RequestEvent.request_id == request_id)
-                .order_by(RequestEvent.seq)
+                select(RequestDecline).where(
+                    RequestDecline.request_id == request_id, RequestDecline.comment.is_not(None)
+                )
             )
         ).scalars()
+    }
+    if comments:
+        note(
+            session,
+            at=now,
+            actor_id=viewer.id,
+            action="request.decline.read",
+            request_id=request_id,
+        )
+    # The people a participant deals with; any other specialist stays anonymous.
+    known = {viewer.id, request.requester_id, request.assignee_id}
+    return [_participant_event(e, known, assignee, comments) for e in events]
+
+
+def _participant_event(
+    event: RequestEvent,
+    known: set[uuid.UUID | None],
+    assignee: User | None,
+    comments: dict[uuid.UUID, str | None],
+) -> EventRead:
+    """One event of the history as the requester or the assignee sees it."""
+    detail: dict[str, Any] = dict(event.detail)
+    if event.kind == EventKind.ASSIGNED:
+        to_them = assignee is not None and event.assignee_id == assignee.id
+        detail = {
+            "reason": f"Demande attribuée à {assignee.name}"
+            if to_them and assignee is not None
+            else "Demande attribuée à un spécialiste de l'ESS"
+        }
+    elif event.kind == EventKind.PENDING:
+        detail = {"reason": "Aucun spécialiste disponible pour l'instant : la demande attend."}
+    elif event.kind == EventKind.DECLINED:
+        detail = {"reason": detail.get("reason"), "label": detail.get("label")}
+        comment = comments.get(event.actor_id) if event.actor_id else None
+        if comment is not None:
+            detail["comment"] = comment
+    return EventRead(
+        id=event.id,
+        kind=event.kind,
+        at=event.at,
+        actor_id=event.actor_id if event.actor_id in known else None,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        assignee_id=event.assignee_id if event.assignee_id in known else None,
+        detail=detail,
     )
 
 
@@ -229,25 +299,41 @@ async def decline(
     session: AsyncSession,
     viewer: User,
     request_id: uuid.UUID,
-    reason: str,
+    data: DeclineCreate,
     *,
     now: datetime,
     policy: DispatchPolicy,
+    vault: Vault,
 ) -> Request:
-    """Hand the request back; it goes to the next eligible specialist, never back here."""
+    """Hand the request back; it goes to the next eligible specialist, never back here.
+
+    The category goes into the history for everyone who follows the flow; the comment
+    is clinical content, encrypted, for the requester and the specialists who follow.
+    """
     already = await session.get(RequestDecline, (request_id, viewer.id))
     if already is not None:
         raise ConflictError("Vous avez déjà décliné cette demande.")
     request = await get_visible(session, viewer, request_id)
     check_transition(Action.DECLINE, request.status)
     await lock_pool(session, request.specialty_code)
+    decline_id = uuid.uuid4()
     session.add(
         RequestDecline(
-            request_id=request.id, specialist_id=viewer.id, reason=reason, declined_at=now
+            id=decline_id,
+            request_id=request.id,
+            specialist_id=viewer.id,
+            reason=data.reason,
+            comment=vault.encrypt_optional("request_decline", decline_id, "comment", data.comment),
+            declined_at=now,
         )
     )
     record(
-        session, request, EventKind.DECLINED, at=now, actor_id=viewer.id, detail={"reason": reason}
+        session,
+        request,
+        EventKind.DECLINED,
+        at=now,
+        actor_id=viewer.id,
+        detail={"reason": data.reason, "label": DECLINE_LABELS[data.reason]},
     )
     await session.flush()
     await dispatch(session, request, now=now, policy=policy)

@@ -281,7 +281,7 @@ async def test_illegal_transitions_are_409_and_change_nothing(client, ess: Ess) 
         ("accept", None, assignee, "accepter"),
         ("answer", {"answer": "Encore", "outcome": "advice"}, assignee, "répondre"),
         ("cancel", None, gp, "annuler"),
-        ("decline", {"reason": "trop tard"}, assignee, "décliner"),
+        ("decline", {"reason": "unavailable"}, assignee, "décliner"),
     ]:
         response = await client.post(
             f"/api/v1/requests/{rid}/{path}", json=body, headers=ess.auth(who)
@@ -295,14 +295,14 @@ async def test_second_decline_by_same_specialist_is_refused(client, ess: Ess) ->
     rid = request["id"]
     response = await client.post(
         f"/api/v1/requests/{rid}/decline",
-        json={"reason": "Absent"},
+        json={"reason": "unavailable"},
         headers=ess.auth(assignee),
     )
     assert response.status_code == 200
     before = await snapshot(ess)
     response = await client.post(
         f"/api/v1/requests/{rid}/decline",
-        json={"reason": "Absent"},
+        json={"reason": "unavailable"},
         headers=ess.auth(assignee),
     )
     assert_problem(response, 409, "déjà décliné")
@@ -314,7 +314,7 @@ async def test_manual_assignment_refusals(client, ess: Ess) -> None:
     rid = request["id"]
     await client.post(
         f"/api/v1/requests/{rid}/decline",
-        json={"reason": "Absent"},
+        json={"reason": "unavailable"},
         headers=ess.auth(assignee),
     )
     inactive = ess.specialists[2]

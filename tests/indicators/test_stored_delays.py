@@ -117,7 +117,7 @@ async def test_declining_resets_the_taking_on(client, ess: Ess, clock) -> None:
     await act(client, ess, request, "accept")
     assert (await stored(ess, request))["acknowledge_hours"] == 0.5
     clock.set(paris(2026, 3, 2, 10, 0))
-    await act(client, ess, request, "decline", reason="Hors de mon champ.")
+    await act(client, ess, request, "decline", reason="out_of_field")
     # Dispatched to someone else, who has not taken it on yet.
     assert await stored(ess, request) == NOTHING
 

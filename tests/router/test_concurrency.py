@@ -113,7 +113,7 @@ async def test_two_processes_never_double_assign_or_overfill(
                         if action == "decline":
                             response = await http.post(
                                 f"{server}/api/v1/requests/{item['id']}/decline",
-                                json={"reason": "Indisponible"},
+                                json={"reason": "unavailable"},
                                 headers=headers(user),
                             )
                         else:

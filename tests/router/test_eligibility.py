@@ -167,7 +167,10 @@ async def test_database_rules_match_the_pure_model(context, pool, instant, reque
                 await session.flush()
                 session.add(
                     RequestDecline(
-                        request_id=request.id, specialist_id=user.id, reason="non", declined_at=now
+                        request_id=request.id,
+                        specialist_id=user.id,
+                        reason="other",
+                        declined_at=now,
                     )
                 )
             slots = spec["slots"]

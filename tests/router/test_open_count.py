@@ -79,7 +79,7 @@ async def test_open_count_matches_the_requests_after_every_action(client, ess: E
                 response = await client.post(f"{base}/accept", headers=headers)
             elif verb == "decline":
                 response = await client.post(
-                    f"{base}/decline", json={"reason": "Hors de mon champ"}, headers=headers
+                    f"{base}/decline", json={"reason": "out_of_field"}, headers=headers
                 )
             elif verb == "ask":
                 response = await client.post(

@@ -109,7 +109,8 @@ async def test_missed_acknowledgement_redispatches_and_tells_the_coordinator(
     assert kinds[-3:] == ["sla_breach", "declined", "assigned"]
     assert "sla_warning" not in kinds
     history = await events(client, ess, request["id"])
-    assert history[-2]["detail"]["reason"] == "pas d'accusé de réception dans le délai"
+    assert history[-2]["detail"]["reason"] == "no_acknowledgement"
+    assert history[-2]["detail"]["label"] == "pas d'accusé de réception dans le délai"
     notices = [(m.kind, m.recipient_id) for m in await outbox(ess)]
     assert ("ack_missed", ess.coordinator.id) in notices
     assert ("sla_warning", silent) not in [(k, str(r)) for k, r in notices]
