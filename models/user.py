@@ -11,6 +11,10 @@ from sqlmodel import Field, SQLModel
 from models.identifiers import normalize_email, validate_rpps
 from models.input import Input, SingleLine
 
+# What a password must respect wherever one is chosen (creation, CLI, later the reset pages).
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 200
+
 
 class Role(StrEnum):
     REQUESTER = "requester"
@@ -84,7 +88,9 @@ class User(UserBase, table=True):
 
 
 class UserCreate(UserBase, Input):
-    password: str | None = Field(default=None, min_length=10, max_length=200)
+    password: str | None = Field(
+        default=None, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH
+    )
     specialty: SingleLine | None = Field(default=None, max_length=40)
     subspecialties: list[SingleLine] = Field(default_factory=list, max_length=100)
     capacity: int | None = Field(default=None, ge=0, le=1000)

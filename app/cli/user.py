@@ -5,11 +5,19 @@ import os
 import sys
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from app.cli.common import CommandError, with_context
 from app.context import AppContext
-from app.services.users import create_user
-from models import UserCreate
+from app.services.users import (
+    create_user,
+    get_user_by_email,
+    list_users,
+    set_password,
+    update_user,
+)
+from models import Role, UserCreate, UserUpdate
 
 
 @click.group(help="Comptes utilisateurs.")
@@ -28,7 +36,12 @@ def user() -> None:
     "--password", default=None, help="Demandé (ou lu dans ESS_NEW_PASSWORD) s'il est omis."
 )
 @click.option("--specialty", default=None, help="Code de la spécialité (spécialistes).")
-@click.option("--subspecialty", "subspecialties", multiple=True, help="Code d'une surspécialité.")
+@click.option(
+    "--subspecialty",
+    "subspecialties",
+    multiple=True,
+    help="Code d'une sur-spécialité ; répétez l'option pour en donner plusieurs.",
+)
 @click.option(
     "--capacity",
     default=None,
@@ -69,6 +82,61 @@ async def create(
         )
         created_id = created.id
     click.echo(str(created_id))
+
+
+@user.command("list", help="Liste les comptes.")
+@click.option("--role", default=None, type=click.Choice(["requester", "specialist", "coordinator"]))
+@with_context
+async def list_(context: AppContext, role: str | None) -> None:
+    async with context.db.reading() as session:
+        found = await list_users(session, Role(role) if role else None)
+    if not found:
+        click.echo("Aucun compte.")
+        return
+    table = Table("E-mail", "Nom", "Rôle", "Actif", "Spécialité")
+    for account in found:
+        table.add_row(
+            account.email,
+            account.name,
+            account.role,
+            "oui" if account.active else "non",
+            account.specialty_code or "-",
+        )
+    console = Console()
+    if not console.is_terminal:
+        # Piped into a file or a script: never wrap or cut an address.
+        console = Console(width=1000)
+    console.print(table)
+
+
+@user.command("set-password", help="Change le mot de passe d'un compte.")
+@click.argument("email")
+@with_context
+async def set_password_(context: AppContext, email: str) -> None:
+    password = os.environ.get("ESS_NEW_PASSWORD") or _prompt_password()
+    async with context.db.transaction() as session:
+        account = await get_user_by_email(session, email)
+        await set_password(account, password)
+    click.echo(f"Mot de passe changé pour {account.email}.")
+
+
+@user.command("deactivate", help="Désactive un compte : il ne peut plus se connecter.")
+@click.argument("email")
+@with_context
+async def deactivate(context: AppContext, email: str) -> None:
+    async with context.db.transaction() as session:
+        account = await get_user_by_email(session, email)
+        if not account.active:
+            click.echo(f"Le compte {account.email} est déjà désactivé.")
+            return
+        await update_user(
+            session,
+            account,
+            UserUpdate(active=False),
+            now=context.clock.now(),
+            policy=context.policy,
+        )
+    click.echo(f"Compte {account.email} désactivé.")
 
 
 def _prompt_password() -> str:

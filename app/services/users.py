@@ -19,6 +19,7 @@ from models import (
 )
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from models.identifiers import check_email_scripts, normalize_email
+from models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from router import DispatchPolicy, drain_pending, lock_pool
 from security.passwords import hash_password, verify_password
 
@@ -148,6 +149,17 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     if user is None or not valid or not user.active:
         return None
     return user
+
+
+async def set_password(user: User, password: str) -> None:
+    """Replace the user's password, held to the same rule as at creation."""
+    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
+        raise InvalidInputError(
+            f"Le mot de passe doit comporter de {PASSWORD_MIN_LENGTH} à {PASSWORD_MAX_LENGTH} "
+            "caractères.",
+            field="password",
+        )
+    user.password_hash = await hash_password(password)
 
 
 async def list_users(session: AsyncSession, role: Role | None) -> list[User]:
