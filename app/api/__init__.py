@@ -12,6 +12,7 @@ from app.api.accounts import (
 from app.api.indicators import IndicatorController, ReportController
 from app.api.outbox import OutboxController
 from app.api.requests import RequestController
+from app.api.roster import RosterController
 from app.api.sla import SlaController
 
 api_router = Router(
@@ -21,6 +22,7 @@ api_router = Router(
         MeController,
         SpecialtyController,
         UserController,
+        RosterController,
         AvailabilityController,
         RequestController,
         SlaController,

@@ -9,6 +9,7 @@ from app.cli.db import db
 from app.cli.keys import keys
 from app.cli.outbox import outbox
 from app.cli.report import report
+from app.cli.roster import roster
 from app.cli.serve import serve
 from app.cli.token import token
 from app.cli.user import user
@@ -24,7 +25,7 @@ def cli() -> None:
     pass
 
 
-for command in (serve, db, user, token, outbox, keys, audit, report):
+for command in (serve, db, user, token, roster, outbox, keys, audit, report):
     cli.add_command(command)
 
 

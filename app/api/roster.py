@@ -1,0 +1,94 @@
+"""The roster in bulk for the coordinator: upload a CSV, see what would change, confirm."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from litestar import Controller, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import MultipartBody, QueryParameter
+from sqlmodel import SQLModel
+
+from app.auth import requires
+from app.context import AppContext
+from app.errors import problem
+from app.services.roster import RosterReport, import_roster
+from models import Role
+
+
+@dataclass
+class RosterUpload:
+    file: UploadFile
+
+
+class RosterLineRead(SQLModel):
+    line: int
+    email: str
+    action: str
+    changes: list[str]
+
+
+class RosterErrorRead(SQLModel):
+    line: int
+    reason: str
+
+
+class RosterReportRead(SQLModel):
+    applied: bool
+    created: int
+    updated: int
+    unchanged: int
+    lines: list[RosterLineRead]
+    errors: list[RosterErrorRead]
+
+
+class RosterController(Controller):
+    path = "/roster"
+    tags = ["comptes"]
+    guards = [requires(Role.COORDINATOR)]
+
+    @post("/import", status_code=200, name="import_roster")
+    async def import_roster(
+        self,
+        data: MultipartBody[RosterUpload],
+        context: NamedDependency[AppContext],
+        confirm: Annotated[bool, QueryParameter(name="confirm", required=False)] = False,
+    ) -> RosterReportRead:
+        """Check a roster CSV and report each line; with ``confirm=true``, apply it."""
+        upload = data.file
+        try:
+            content = await upload.read()
+        finally:
+            await upload.close()
+        arguments = {
+            "now": context.clock.now(),
+            "policy": context.policy,
+            "default_capacity": context.settings.default_capacity,
+        }
+        if confirm:
+            async with context.db.transaction() as session:
+                report = await import_roster(session, content, apply=True, **arguments)
+        else:
+            async with context.db.reading() as session:
+                report = await import_roster(session, content, apply=False, **arguments)
+        if confirm and report.errors:
+            raise problem(
+                422,
+                f"{len(report.errors)} ligne(s) invalide(s) : rien n'a été importé.",
+                errors=[
+                    {"field": "file", "source": "body", "message": f"ligne {e.line} : {e.reason}"}
+                    for e in report.errors
+                ],
+            )
+        return _read(report)
+
+
+def _read(report: RosterReport) -> RosterReportRead:
+    return RosterReportRead(
+        applied=report.applied,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        lines=[RosterLineRead(**vars(line)) for line in report.lines],
+        errors=[RosterErrorRead(**vars(error)) for error in report.errors],
+    )
