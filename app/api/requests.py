@@ -15,7 +15,7 @@ from litestar.response import Stream
 from app.auth import requires
 from app.context import AppContext
 from app.openapi import ProblemOperation
-from app.services import attachments, messages
+from app.services import attachments, messages, request_history
 from app.services import requests as service
 from models import (
     AnswerCreate,
@@ -226,7 +226,7 @@ class RequestController(Controller):
     ) -> list[EventRead]:
         """The request's history: the dispatcher's reasons for the coordinator only."""
         async with context.db.transaction() as session:
-            return await service.history(
+            return await request_history.history(
                 session, current_user, request_id, now=context.clock.now(), vault=context.vault
             )
 

@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,14 +12,12 @@ from models import (
     CloseCreate,
     DeclineCreate,
     EventKind,
-    EventRead,
     NotificationKind,
     Outcome,
     PatientIdentity,
     Request,
     RequestCreate,
     RequestDecline,
-    RequestEvent,
     RequestPage,
     RequestRead,
     Role,
@@ -97,85 +94,6 @@ async def read_page(
         for request in items:
             note(session, at=now, actor_id=viewer.id, action="request.read", request_id=request.id)
     return RequestPage(items=[to_read(r, viewer, vault) for r in items], total=total)
-
-
-async def history(
-    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime, vault: Vault
-) -> list[EventRead]:
-    """The request's history as the viewer may see it.
-
-    The coordinator gets the dispatcher's full explanation (who was left out and why)
-    and never a decline's comment. A participant (the requester, the assignee) gets
-    no other specialist's name, id or reason for being left out (absences are
-    personal), and the decline comments, which are clinical content: reading them is
-    noted in the audit trail.
-    """
-    request = await get_visible(session, viewer, request_id)
-    events = (
-        await session.execute(
-            select(RequestEvent)
-            .where(RequestEvent.request_id == request_id)
-            .order_by(RequestEvent.seq)
-        )
-    ).scalars()
-    if not shows_clinical_content(viewer):
-        return [EventRead.model_validate(e, from_attributes=True) for e in events]
-    assignee = await session.get(User, request.assignee_id) if request.assignee_id else None
-    comments = {
-        d.specialist_id: vault.decrypt_optional("request_decline", d.id, "comment", d.comment)
-        for d in (
-            await session.execute(
-                select(RequestDecline).where(
-                    RequestDecline.request_id == request_id, RequestDecline.comment.is_not(None)
-                )
-            )
-        ).scalars()
-    }
-    if comments:
-        note(
-            session,
-            at=now,
-            actor_id=viewer.id,
-            action="request.decline.read",
-            request_id=request_id,
-        )
-    # The people a participant deals with; any other specialist stays anonymous.
-    known = {viewer.id, request.requester_id, request.assignee_id}
-    return [_participant_event(e, known, assignee, comments) for e in events]
-
-
-def _participant_event(
-    event: RequestEvent,
-    known: set[uuid.UUID | None],
-    assignee: User | None,
-    comments: dict[uuid.UUID, str | None],
-) -> EventRead:
-    """One event of the history as the requester or the assignee sees it."""
-    detail: dict[str, Any] = dict(event.detail)
-    if event.kind == EventKind.ASSIGNED:
-        to_them = assignee is not None and event.assignee_id == assignee.id
-        detail = {
-            "reason": f"Demande attribuée à {assignee.name}"
-            if to_them and assignee is not None
-            else "Demande attribuée à un spécialiste de l'ESS"
-        }
-    elif event.kind == EventKind.PENDING:
-        detail = {"reason": "Aucun spécialiste disponible pour l'instant : la demande attend."}
-    elif event.kind == EventKind.DECLINED:
-        detail = {"reason": detail.get("reason"), "label": detail.get("label")}
-        comment = comments.get(event.actor_id) if event.actor_id else None
-        if comment is not None:
-            detail["comment"] = comment
-    return EventRead(
-        id=event.id,
-        kind=event.kind,
-        at=event.at,
-        actor_id=event.actor_id if event.actor_id in known else None,
-        from_status=event.from_status,
-        to_status=event.to_status,
-        assignee_id=event.assignee_id if event.assignee_id in known else None,
-        detail=detail,
-    )
 
 
 async def next_reference(session: AsyncSession, year: int) -> str:
