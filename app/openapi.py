@@ -3,7 +3,7 @@
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -95,15 +95,23 @@ class ProblemOperation(Operation):
 
     Litestar adds a 400 in its own shape to every operation with a parameter, even one
     that can only fail with a 404 (a path id); the service never answers that shape.
+    A subclass sets ``success`` for an answer Litestar cannot describe from the return
+    type (a file, a document in several formats).
     """
 
+    success: ClassVar[OpenAPIResponse | None] = None
+
     def __post_init__(self) -> None:
-        if self.responses:
-            self.responses = {
-                status: response
-                for status, response in self.responses.items()
-                if int(status) < 400 or _is_problem(response)
-            }
+        if not self.responses:
+            return
+        self.responses = {
+            status: response
+            for status, response in self.responses.items()
+            if int(status) < 400 or _is_problem(response)
+        }
+        if self.success is not None:
+            status = min(self.responses, key=int)
+            self.responses[status] = self.success
 
 
 def _is_problem(response: object) -> bool:

@@ -47,18 +47,16 @@ CurrentUser = NamedDependency[User]
 MAX_OFFSET = 10_000_000
 
 
-@dataclass
 class AttachmentDownload(ProblemOperation):
     """The download answers the file in its own type, as recognised at upload."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        binary = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format="binary"))
-        assert self.responses is not None
-        self.responses["200"] = OpenAPIResponse(
-            description="Le fichier, dans son type (PDF, JPEG ou PNG).",
-            content={content_type: binary for _, content_type, _ in attachments.SIGNATURES},
-        )
+    success = OpenAPIResponse(
+        description="Le fichier, dans son type (PDF, JPEG ou PNG).",
+        content={
+            content_type: OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING, format="binary"))
+            for _, content_type, _ in attachments.SIGNATURES
+        },
+    )
 
 
 class RequestController(Controller):

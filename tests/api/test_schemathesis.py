@@ -27,6 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from models import User
 from tests.conftest import Ess, request_payload
 
 BASE_URL = "http://ess.test.local"
@@ -55,38 +56,52 @@ class Seeded:
 
 
 async def seed(client: httpx.AsyncClient, ess: Ess) -> Seeded:
-    """Add a request with an attachment, an absence and a schedule to the small ESS."""
+    """Add requests in several states, an attachment, messages, an absence and a schedule."""
     requester, coordinator = ess.requesters[0], ess.coordinator
-    submitted = await client.post(
-        "/api/v1/requests", json=request_payload(), headers=ess.auth(requester)
+
+    async def call(method: str, url: str, who: User, status: int, **kwargs: object) -> dict:
+        response = await client.request(method, url, headers=ess.auth(who), **kwargs)
+        assert response.status_code == status, response.text
+        return response.json()
+
+    # The request the fuzzed calls aim at: assigned, with an attachment and a message.
+    request = await call("POST", "/api/v1/requests", requester, 201, json=request_payload())
+    url = f"/api/v1/requests/{request['id']}"
+    pdf = b"%PDF-1.4\n" + b"0" * 200 + b"\n%%EOF\n"
+    attachment = await call(
+        "POST", f"{url}/attachments", requester, 201, files={"file": ("ecg.pdf", pdf)}
     )
-    assert submitted.status_code == 201, submitted.text
-    request = submitted.json()
-    attachment = await client.post(
-        f"/api/v1/requests/{request['id']}/attachments",
-        files={"file": ("ecg.pdf", b"%PDF-1.4\n" + b"0" * 200 + b"\n%%EOF\n", "application/pdf")},
-        headers=ess.auth(requester),
-    )
-    assert attachment.status_code == 201, attachment.text
+    await call("POST", f"{url}/messages", requester, 201, json={"body": "Un ECG de plus."})
     assignee = next(s for s in ess.specialists if str(s.id) == request["assignee_id"])
-    absence = await client.post(
-        f"/api/v1/users/{assignee.id}/absences",
+    # Another one, answered and closed, so that lists and indicators show every field.
+    closed = await call("POST", "/api/v1/requests", requester, 201, json=request_payload())
+    done = f"/api/v1/requests/{closed['id']}"
+    await call("POST", f"{done}/assign", coordinator, 200, json={"assignee_id": str(assignee.id)})
+    await call("POST", f"{done}/accept", assignee, 200)
+    answer = {
+        "answer": "Holter de 24 h, puis consultation.",
+        "outcome": "consultation",
+        "appointment_at": "2026-03-10T10:00:00+01:00",
+    }
+    await call("POST", f"{done}/answer", assignee, 200, json=answer)
+    closing = {"usefulness": 4, "referral_avoided": True}
+    await call("POST", f"{done}/close", requester, 200, json=closing)
+    users = f"/api/v1/users/{assignee.id}"
+    absence = await call(
+        "POST",
+        f"{users}/absences",
+        coordinator,
+        201,
         json={"start": "2026-04-01T08:00:00+02:00", "end": "2026-04-03T18:00:00+02:00"},
-        headers=ess.auth(coordinator),
     )
-    assert absence.status_code == 201, absence.text
-    schedule = await client.put(
-        f"/api/v1/users/{assignee.id}/schedule",
-        json={"slots": [{"weekday": day, "start": "08:00", "end": "00:00"} for day in range(5)]},
-        headers=ess.auth(coordinator),
-    )
-    assert schedule.status_code == 200, schedule.text
+    week = [{"weekday": day, "start": "08:00", "end": "00:00"} for day in range(5)]
+    await call("PUT", f"{users}/schedule", coordinator, 200, json={"slots": week})
     return Seeded(
         ids={
             "request_id": request["id"],
-            "attachment_id": attachment.json()["id"],
+            "attachment_id": attachment["id"],
             "user_id": str(assignee.id),
-            "absence_id": absence.json()["id"],
+            "absence_id": absence["id"],
         },
         tokens={
             "requester": ess.auth(requester),
