@@ -114,6 +114,15 @@ class ProblemOperation(Operation):
             self.responses[status] = self.success
 
 
+@dataclass
+class PublicOperation(ProblemOperation):
+    """An operation anyone may call: it needs no token, unlike the document's default."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.security = []
+
+
 def _is_problem(response: object) -> bool:
     return isinstance(response, OpenAPIResponse) and PROBLEM_MEDIA_TYPE in (response.content or {})
 
@@ -147,7 +156,8 @@ class ProblemResponsesPlugin(ReceiveRoutePlugin):
             responses = {**derived, **declared}
             handler.responses = {status: responses[status] for status in sorted(responses)}
             if not issubclass(handler.operation_class, ProblemOperation):
-                handler.operation_class = ProblemOperation
+                public = not self._authenticated(route, handler)
+                handler.operation_class = PublicOperation if public else ProblemOperation
 
     def _statuses(
         self, route: HTTPRoute, handler: HTTPRouteHandler, kwargs: "KwargsModel"

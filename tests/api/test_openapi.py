@@ -88,3 +88,10 @@ async def test_attachment_download_documents_the_file_types(document: dict) -> N
         "image/jpeg",
         "image/png",
     }
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_only_the_login_and_health_need_no_token(document: dict) -> None:
+    assert document["security"] == [{"BearerToken": []}]
+    public = [label for label, op in operations(document).items() if op.get("security") == []]
+    assert sorted(public) == ["GET /health", "POST /api/v1/auth/login"]
