@@ -4,11 +4,18 @@ from typing import Annotated
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.spec import (
+    Example,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Schema,
+)
 from litestar.params import QueryParameter
 
 from app.auth import requires
 from app.context import AppContext
-from app.openapi import problem_responses
+from app.openapi import ProblemOperation
 from app.services.indicators import Indicators, compute_indicators, parse_period
 from app.services.indicators import report as report_service
 from models import Role
@@ -19,15 +26,45 @@ from models.errors import InvalidInputError
 FromDate = Annotated[
     str | None,
     QueryParameter(
-        name="from", required=False, description="first day, AAAA-MM-JJ (local date, included)"
+        name="from",
+        required=False,
+        format="date",
+        description="first day, AAAA-MM-JJ (local date, included)",
+        examples=[Example(value="2026-01-01")],
     ),
 ]
 ToDate = Annotated[
     str | None,
     QueryParameter(
-        name="to", required=False, description="last day, AAAA-MM-JJ (local date, included)"
+        name="to",
+        required=False,
+        format="date",
+        description="last day, AAAA-MM-JJ (local date, included)",
+        examples=[Example(value="2026-12-31")],
     ),
 ]
+ReportFormat = Annotated[
+    str,
+    QueryParameter(
+        name="format",
+        required=False,
+        description="csv or json",
+        schema_extra={"enum": list(report_service.FORMATS)},
+        examples=[Example(value=name) for name in report_service.FORMATS],
+    ),
+]
+
+
+class ActivityReport(ProblemOperation):
+    """The report answers a JSON document or a CSV table, as ``format`` asks."""
+
+    success = OpenAPIResponse(
+        description="Le rapport d'activité : un document JSON, ou un tableau CSV (tableur).",
+        content={
+            "application/json": OpenAPIMediaType(schema=Schema(type=OpenAPIType.OBJECT)),
+            "text/csv": OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING)),
+        },
+    )
 
 
 async def indicators_for(context: AppContext, first: str | None, last: str | None) -> Indicators:
@@ -60,7 +97,7 @@ class IndicatorController(Controller):
     tags = ["indicateurs"]
     guards = [requires(Role.COORDINATOR)]
 
-    @get("/", responses=problem_responses(422))
+    @get("/")
     async def indicators(
         self,
         context: NamedDependency[AppContext],
@@ -76,15 +113,13 @@ class ReportController(Controller):
     tags = ["indicateurs"]
     guards = [requires(Role.COORDINATOR)]
 
-    @get("/activity", responses=problem_responses(422))
+    @get("/activity", operation_class=ActivityReport)
     async def activity(
         self,
         context: NamedDependency[AppContext],
         first: FromDate = None,
         last: ToDate = None,
-        report_format: Annotated[
-            str, QueryParameter(name="format", required=False, description="csv or json")
-        ] = "json",
+        report_format: ReportFormat = "json",
     ) -> Response[bytes]:
         """The activity report (every indicator, French labels, how each is computed)."""
         if report_format not in report_service.FORMATS:

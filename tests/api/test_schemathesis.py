@@ -125,6 +125,8 @@ def fuzz(
     strategies = [operation.as_strategy(mode, path_parameters=known) for mode in modes]
     if known:
         strategies += [operation.as_strategy(mode) for mode in modes]
+    # The document's examples (a period for the indicators) reach past the validation.
+    strategies += operation.get_strategies_from_examples()
     calls = 0
 
     @settings(
