@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from config import Clock, Settings
 from models.storage import Database
 from router import DispatchPolicy
-from security.crypto import KeyRing
+from security import keyfile
 from security.vault import Vault
 from sla.calendar import Calendar, build_calendar
 from sla.deadlines import Delays, SlaPolicy
@@ -30,7 +30,7 @@ class AppContext:
     def vault(self) -> Vault:
         """The data keys: generated (mode 0600) in dev, required in prod."""
         return Vault(
-            KeyRing.load_or_create(self.settings.key_file_path(), create=self.settings.env == "dev")
+            keyfile.load_or_create(self.settings.key_file_path(), create=self.settings.env == "dev")
         )
 
     @cached_property

@@ -3,106 +3,52 @@
 Every record gets a fresh 256-bit data key (DEK). The DEK encrypts the content with
 AES-256-GCM; the DEK itself is wrapped (AES-256-GCM again) by the active key-encryption
 key (KEK) of the :class:`KeyRing`. Rotation adds a KEK and re-wraps DEKs: the content
-ciphertext is never touched.
-
-Integers are unsigned big-endian. Both formats start with the same 65-byte envelope::
-
-    offset  size  field
-    0       1     format: 0x01 record, 0x02 stream
-    1       4     KEK version
-    5       12    wrap nonce
-    17      48    wrapped DEK (32-byte DEK encrypted under the KEK, then its 16-byte tag)
-
-Record (one field of one row, see :meth:`KeyRing.encrypt`)::
-
-    0       65    envelope
-    65      12    content nonce
-    77      n+16  content ciphertext, then its 16-byte tag
-
-Stream (large attachments, see :meth:`KeyRing.encrypt_stream`); the header is a fixed
-``STREAM_HEADER_SIZE`` (76) bytes, followed by the segments::
-
-    0       65    envelope
-    65      7     nonce prefix (random per stream)
-    72      4     segment size S (plaintext bytes in every segment but the last)
-    76      ...   segments: S+16 bytes each, the last one 16..S+16 bytes
-
-Segment ``i`` is encrypted with the nonce ``prefix || i (4 bytes) || last (1 byte: 0x01
-for the final segment, else 0x00)`` (the STREAM construction of Hoang, Reyhanitabar,
-Rogaway and Vizár), so reordered, dropped, truncated or appended segments fail to decrypt.
-
-Associated data. The wrap of the DEK authenticates bytes 0-4 (format and KEK version),
-so a swapped version byte fails. The content authenticates the header bytes that a
-re-wrap does not change (the format byte; for streams also the nonce prefix and segment
-size) followed by the caller's ``aad``, which names where the ciphertext lives (e.g.
-``b"request:<uuid>:question"``): a ciphertext copied to another row or field fails. The
-KEK version and wrapped DEK are left out of the content's associated data on purpose:
-they change on every re-wrap, and a forged envelope cannot yield the right DEK anyway.
+ciphertext is never touched. The byte layouts are in :mod:`security.envelope`; the key
+file in :mod:`security.keyfile`.
 """
 
 import base64
-import binascii
 import hashlib
 import hmac
 import itertools
-import json
 import os
 import secrets
 import struct
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = [
-    "DEFAULT_SEGMENT_SIZE",
-    "ENVELOPE_SIZE",
-    "MAX_SEGMENT_SIZE",
-    "RECORD_FORMAT",
-    "RECORD_HEADER_SIZE",
-    "STREAM_FORMAT",
-    "STREAM_HEADER_SIZE",
-    "TAG_SIZE",
-    "DecryptionError",
-    "KeyFileError",
-    "KeyRing",
-]
+from security.envelope import (
+    DEFAULT_SEGMENT_SIZE,
+    ENVELOPE,
+    ENVELOPE_SIZE,
+    KEY_SIZE,
+    MAX_SEGMENT_SIZE,
+    MAX_SEGMENTS,
+    NONCE_SIZE,
+    PREFIX_SIZE,
+    RECORD_FORMAT,
+    RECORD_HEADER_SIZE,
+    SEGMENT_NONCE,
+    STREAM_FORMAT,
+    STREAM_HEADER_SIZE,
+    STREAM_PARAMS,
+    TAG_SIZE,
+    WRAP_AAD_SIZE,
+    DecryptionError,
+    check_aad,
+    cut,
+    expect_format,
+    record_aad,
+    seal_segments,
+    stream_aad,
+)
 
-RECORD_FORMAT = 0x01
-STREAM_FORMAT = 0x02
+__all__ = ["KeyRing"]
+
 KEY_FILE_FORMAT = 1
-
-KEY_SIZE = 32
-NONCE_SIZE = 12
-TAG_SIZE = 16
 _MAX_VERSION = 0xFFFF_FFFF
-
-_ENVELOPE = struct.Struct(">BI12s48s")
-ENVELOPE_SIZE = _ENVELOPE.size
-# Format byte and KEK version: what the wrap of the DEK authenticates.
-_WRAP_AAD_SIZE = 5
-RECORD_HEADER_SIZE = ENVELOPE_SIZE + NONCE_SIZE
-
-_STREAM_PARAMS = struct.Struct(">7sI")
-STREAM_HEADER_SIZE = ENVELOPE_SIZE + _STREAM_PARAMS.size
-_PREFIX_SIZE = 7
-_SEGMENT_NONCE = struct.Struct(">7sIB")
-DEFAULT_SEGMENT_SIZE = 64 * 1024
-# Caps what a (possibly forged) header can make the decryptor buffer.
-MAX_SEGMENT_SIZE = 16 * 1024 * 1024
-_MAX_SEGMENTS = 0xFFFF_FFFF + 1
-
-
-class DecryptionError(Exception):
-    """A ciphertext is tampered with, misplaced, malformed or under a key not held."""
-
-
-class KeyFileError(Exception):
-    """The key file cannot be used (the message is one line for the operator)."""
-
-
-PathLike = str | os.PathLike[str]
 
 
 class KeyRing:
@@ -189,87 +135,10 @@ class KeyRing:
         # Never the key material: a repr ends up in logs and tracebacks.
         return f"KeyRing(active={self._active}, versions={list(self.versions)})"
 
-    # -- key file ---------------------------------------------------------------------
+    # -- key file document ------------------------------------------------------------
 
-    @classmethod
-    def load(cls, path: PathLike) -> "KeyRing":
-        """Read a key ring from its JSON key file."""
-        path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise KeyFileError(f"key file {path} does not exist") from None
-        except OSError as exc:
-            raise KeyFileError(f"key file {path} cannot be read: {_reason(exc)}") from None
-        # "from None" throughout: a chained JSON or base64 error could carry key material.
-        try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise KeyFileError(f"key file {path} is not valid JSON") from None
-        try:
-            return cls._from_document(document)
-        except (ValueError, TypeError, KeyError, binascii.Error) as exc:
-            raise KeyFileError(f"key file {path} is malformed: {_one_line(exc)}") from None
-
-    def save(self, path: PathLike) -> None:
-        """Write the key file atomically, readable by its owner only."""
-        path = Path(path)
-        tmp = self._write_temporary(path)
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise KeyFileError(f"key file {path} cannot be written: {_reason(exc)}") from None
-        _sync_directory(path.parent)
-
-    @classmethod
-    def load_or_create(cls, path: PathLike, *, create: bool) -> "KeyRing":
-        """Read the key file, generating it first when missing and ``create`` (dev only)."""
-        path = Path(path)
-        if path.exists():
-            return cls.load(path)
-        if not create:
-            raise KeyFileError(f"key file {path} does not exist and is only generated in dev")
-        ring = cls.generate()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise KeyFileError(f"key file {path} cannot be created: {_reason(exc)}") from None
-        tmp = ring._write_temporary(path)
-        try:
-            # A hard link publishes the complete file and fails if it exists: two processes
-            # starting together end up sharing one key ring instead of overwriting each
-            # other's (data encrypted under the lost one would be gone for good).
-            os.link(tmp, path)
-        except FileExistsError:
-            return cls.load(path)
-        except OSError as exc:
-            raise KeyFileError(f"key file {path} cannot be created: {_reason(exc)}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        _sync_directory(path.parent)
-        return ring
-
-    def _write_temporary(self, path: Path) -> Path:
-        data = json.dumps(self._to_document(), indent=2).encode() + b"\n"
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError as exc:
-            raise KeyFileError(f"key file {path} cannot be written: {_reason(exc)}") from None
-        try:
-            # The umask can only remove bits; make it exactly 0600 whatever it is.
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise KeyFileError(f"key file {path} cannot be written: {_reason(exc)}") from None
-        return tmp
-
-    def _to_document(self) -> dict[str, object]:
+    def to_document(self) -> dict[str, object]:
+        """Return the key file's JSON document (key material included)."""
         return {
             "format": KEY_FILE_FORMAT,
             "active": self._active,
@@ -279,7 +148,8 @@ class KeyRing:
         }
 
     @classmethod
-    def _from_document(cls, document: object) -> "KeyRing":
+    def from_document(cls, document: object) -> "KeyRing":
+        """Return the key ring of a key file's JSON document, or raise ValueError."""
         if not isinstance(document, dict):
             raise ValueError("top level is not an object")
         if type(document.get("format")) is not int or document["format"] != KEY_FILE_FORMAT:
@@ -309,24 +179,24 @@ class KeyRing:
 
     def encrypt(self, plaintext: bytes, *, aad: bytes) -> bytes:
         """Encrypt one value under a fresh data key, bound to ``aad`` (its row and field)."""
-        _check_aad(aad)
+        check_aad(aad)
         dek = AESGCM.generate_key(bit_length=256)
         envelope = self._wrap(RECORD_FORMAT, dek)
         nonce = os.urandom(NONCE_SIZE)
-        sealed = AESGCM(dek).encrypt(nonce, plaintext, _record_aad(aad))
+        sealed = AESGCM(dek).encrypt(nonce, plaintext, record_aad(aad))
         return envelope + nonce + sealed
 
     def decrypt(self, blob: bytes, *, aad: bytes) -> bytes:
         """Return the plaintext of ``blob``, or raise DecryptionError."""
-        _check_aad(aad)
+        check_aad(aad)
         blob = bytes(blob)
         if len(blob) < RECORD_HEADER_SIZE + TAG_SIZE:
             raise DecryptionError("ciphertext is too short to be a record")
-        _expect_format(blob, RECORD_FORMAT)
+        expect_format(blob, RECORD_FORMAT)
         dek = self._unwrap(blob[:ENVELOPE_SIZE])
         nonce = blob[ENVELOPE_SIZE:RECORD_HEADER_SIZE]
         try:
-            return AESGCM(dek).decrypt(nonce, blob[RECORD_HEADER_SIZE:], _record_aad(aad))
+            return AESGCM(dek).decrypt(nonce, blob[RECORD_HEADER_SIZE:], record_aad(aad))
         except InvalidTag:
             raise DecryptionError(
                 "record failed authentication (tampered, or associated data differs)"
@@ -371,15 +241,15 @@ class KeyRing:
     ) -> Iterator[bytes]:
         """Yield the stream header, then one encrypted segment per ``chunk_size`` bytes."""
         # Checked here, not in the generator, so a bad call fails where it is made.
-        _check_aad(aad)
+        check_aad(aad)
         if not 1 <= chunk_size <= MAX_SEGMENT_SIZE:
             raise ValueError(f"chunk_size must be between 1 and {MAX_SEGMENT_SIZE}")
         dek = AESGCM.generate_key(bit_length=256)
-        prefix = os.urandom(_PREFIX_SIZE)
-        params = _STREAM_PARAMS.pack(prefix, chunk_size)
+        prefix = os.urandom(PREFIX_SIZE)
+        params = STREAM_PARAMS.pack(prefix, chunk_size)
         header = self._wrap(STREAM_FORMAT, dek) + params
-        return _seal_segments(
-            header, AESGCM(dek), prefix, _stream_aad(params, aad), chunks, chunk_size
+        return seal_segments(
+            header, AESGCM(dek), prefix, stream_aad(params, aad), chunks, chunk_size
         )
 
     def decrypt_stream(self, pieces: Iterable[bytes] | bytes, *, aad: bytes) -> Iterator[bytes]:
@@ -389,7 +259,7 @@ class KeyRing:
         authenticated before it is yielded, but a truncated stream is only detected at its
         end: discard what was yielded if DecryptionError is raised.
         """
-        _check_aad(aad)
+        check_aad(aad)
         if isinstance(pieces, bytes | bytearray | memoryview):
             pieces = (pieces,)
         return self._open_segments(iter(pieces), aad)
@@ -402,21 +272,21 @@ class KeyRing:
                 break
         if len(head) < STREAM_HEADER_SIZE:
             raise DecryptionError("stream is shorter than its header")
-        _expect_format(head, STREAM_FORMAT)
+        expect_format(head, STREAM_FORMAT)
         params = bytes(head[ENVELOPE_SIZE:STREAM_HEADER_SIZE])
-        prefix, segment_size = _STREAM_PARAMS.unpack(params)
+        prefix, segment_size = STREAM_PARAMS.unpack(params)
         if not 1 <= segment_size <= MAX_SEGMENT_SIZE:
             raise DecryptionError("stream header declares an invalid segment size")
         aead = AESGCM(self._unwrap(bytes(head[:ENVELOPE_SIZE])))
-        segment_aad = _stream_aad(params, aad)
+        segment_aad = stream_aad(params, aad)
         sealed_pieces = itertools.chain((bytes(head[STREAM_HEADER_SIZE:]),), source)
         del head  # may hold a whole blob given in one piece
-        for index, (segment, last) in enumerate(_cut(sealed_pieces, segment_size + TAG_SIZE)):
-            if index >= _MAX_SEGMENTS:
+        for index, (segment, last) in enumerate(cut(sealed_pieces, segment_size + TAG_SIZE)):
+            if index >= MAX_SEGMENTS:
                 raise DecryptionError("stream has more segments than its counter allows")
             if len(segment) < TAG_SIZE:
                 raise DecryptionError(f"stream is truncated in segment {index}")
-            nonce = _SEGMENT_NONCE.pack(prefix, index, last)
+            nonce = SEGMENT_NONCE.pack(prefix, index, last)
             try:
                 plaintext = aead.decrypt(nonce, segment, segment_aad)
             except InvalidTag:
@@ -431,7 +301,7 @@ class KeyRing:
         header = bytes(header)
         if len(header) != STREAM_HEADER_SIZE:
             raise DecryptionError(f"a stream header is {STREAM_HEADER_SIZE} bytes")
-        _expect_format(header, STREAM_FORMAT)
+        expect_format(header, STREAM_FORMAT)
         if self._envelope_version(header) == self._active:
             return header
         return self._rewrap_envelope(header[:ENVELOPE_SIZE]) + header[ENVELOPE_SIZE:]
@@ -454,10 +324,10 @@ class KeyRing:
         wrap_aad = struct.pack(">BI", fmt, version)
         nonce = os.urandom(NONCE_SIZE)
         wrapped = AESGCM(self._keks[version]).encrypt(nonce, dek, wrap_aad)
-        return _ENVELOPE.pack(fmt, version, nonce, wrapped)
+        return ENVELOPE.pack(fmt, version, nonce, wrapped)
 
     def _unwrap(self, envelope: bytes) -> bytes:
-        _, version, nonce, wrapped = _ENVELOPE.unpack(envelope)
+        _, version, nonce, wrapped = ENVELOPE.unpack(envelope)
         kek = self._keks.get(version)
         if kek is None:
             if version in self._retired:
@@ -468,7 +338,7 @@ class KeyRing:
                 f"data key is wrapped by key version {version}, which the key ring lacks"
             )
         try:
-            return AESGCM(kek).decrypt(nonce, wrapped, envelope[:_WRAP_AAD_SIZE])
+            return AESGCM(kek).decrypt(nonce, wrapped, envelope[:WRAP_AAD_SIZE])
         except InvalidTag:
             raise DecryptionError(
                 f"data key failed authentication under key version {version}"
@@ -485,61 +355,7 @@ class KeyRing:
             raise DecryptionError(f"unknown ciphertext format 0x{blob[0]:02x}")
         if blob[0] == STREAM_FORMAT and len(blob) < STREAM_HEADER_SIZE:
             raise DecryptionError("stream is shorter than its header")
-        return _ENVELOPE.unpack_from(blob)[1]
-
-
-def _seal_segments(
-    header: bytes,
-    aead: AESGCM,
-    prefix: bytes,
-    segment_aad: bytes,
-    chunks: Iterable[bytes],
-    chunk_size: int,
-) -> Iterator[bytes]:
-    yield header
-    for index, (segment, last) in enumerate(_cut(chunks, chunk_size)):
-        if index >= _MAX_SEGMENTS:
-            raise ValueError("stream is too long for its segment counter")
-        yield aead.encrypt(_SEGMENT_NONCE.pack(prefix, index, last), segment, segment_aad)
-
-
-def _cut(pieces: Iterable[bytes], size: int) -> Iterator[tuple[bytes, bool]]:
-    """Re-cut ``pieces`` into ``size``-byte segments, flagging the final (maybe short) one."""
-    buffer = bytearray()
-    for piece in pieces:
-        buffer += piece
-        start = 0
-        # Strictly more than one segment: the final segment must stay in the buffer
-        # until the input ends, since only then is it known to be the last one.
-        while len(buffer) - start > size:
-            yield bytes(buffer[start : start + size]), False
-            start += size
-        # One deletion per piece keeps the work linear in the input, whatever the pieces.
-        del buffer[:start]
-    yield bytes(buffer), True
-
-
-def _check_aad(aad: bytes) -> None:
-    if not isinstance(aad, bytes | bytearray | memoryview):
-        raise TypeError("aad must be bytes")
-    if not aad:
-        # Empty associated data would let a ciphertext move between rows unnoticed.
-        raise ValueError("aad must name where the ciphertext is stored")
-
-
-def _record_aad(aad: bytes) -> bytes:
-    return bytes([RECORD_FORMAT]) + bytes(aad)
-
-
-def _stream_aad(params: bytes, aad: bytes) -> bytes:
-    return bytes([STREAM_FORMAT]) + params + bytes(aad)
-
-
-def _expect_format(blob: bytes | bytearray, fmt: int) -> None:
-    if blob[0] != fmt:
-        names = {RECORD_FORMAT: "a record", STREAM_FORMAT: "a stream"}
-        actual = names.get(blob[0], f"of unknown format 0x{blob[0]:02x}")
-        raise DecryptionError(f"ciphertext is {actual}, expected {names[fmt]}")
+        return ENVELOPE.unpack_from(blob)[1]
 
 
 def _b64(data: bytes) -> str:
@@ -548,25 +364,3 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _sync_directory(directory: Path) -> None:
-    # Makes the rename durable; not every platform lets a directory be opened.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

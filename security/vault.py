@@ -4,7 +4,8 @@ import logging
 import unicodedata
 import uuid
 
-from security.crypto import DecryptionError, KeyRing
+from security.crypto import KeyRing
+from security.envelope import DecryptionError
 
 logger = logging.getLogger("ess_router.security")
 

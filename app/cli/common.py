@@ -14,7 +14,7 @@ from app.main import build_context
 from config import ConfigurationError, get_settings
 from config.settings import Settings
 from models.errors import DomainError
-from security.crypto import KeyFileError
+from security.keyfile import KeyFileError
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -7,6 +7,7 @@ import click
 from app.cli.common import CommandError, with_context
 from app.context import AppContext
 from app.services.keys import count_encrypted, rewrap_all, still_under_old_keys
+from security import keyfile
 
 
 @click.group(help="Clés de chiffrement des données.")
@@ -24,7 +25,7 @@ async def rotate(context: AppContext) -> None:
     settings = context.settings
     keyring = context.vault.keyring
     version = keyring.add_key()
-    keyring.save(settings.key_file_path())
+    keyfile.save(keyring, settings.key_file_path())
     total = await count_encrypted(context.db, settings.attachments_dir())
     with click.progressbar(
         length=total, label="Re-chiffrement des clés de données", file=sys.stderr
@@ -52,5 +53,5 @@ async def retire(context: AppContext, version: int) -> None:
             "lancez d'abord ess-router keys rotate"
         )
     keyring.retire(version)
-    keyring.save(context.settings.key_file_path())
+    keyfile.save(keyring, context.settings.key_file_path())
     click.echo(f"Clé version {version} retirée.")

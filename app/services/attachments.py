@@ -15,7 +15,7 @@ from app.services.requests import get_visible
 from models import FINAL, Attachment, AttachmentRead, User
 from models.audit import note
 from models.errors import ConflictError, NotFoundError, TooLargeError, UnsupportedMediaError
-from security.crypto import DecryptionError
+from security.envelope import DecryptionError
 from security.vault import IntegrityError, Vault
 
 logger = logging.getLogger("ess_router.security")

@@ -16,7 +16,8 @@ from sqlalchemy import func, select, update
 
 from models import Attachment, Message, Request, RequestDecline
 from models.storage import Database
-from security.crypto import STREAM_HEADER_SIZE, KeyRing
+from security.crypto import KeyRing
+from security.envelope import STREAM_HEADER_SIZE
 
 # Every encrypted column, by table.
 ENCRYPTED: list[tuple[Any, list[str]]] = [

@@ -11,14 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from security.crypto import (
-    ENVELOPE_SIZE,
-    STREAM_HEADER_SIZE,
-    TAG_SIZE,
-    DecryptionError,
-    KeyFileError,
-    KeyRing,
-)
+from security import keyfile
+from security.crypto import KeyRing
+from security.envelope import ENVELOPE_SIZE, STREAM_HEADER_SIZE, TAG_SIZE, DecryptionError
+from security.keyfile import KeyFileError
 
 SECRET = b"Patiente de 67 ans, dyspnee d'effort, FEVG 35 %"
 AAD = b"request:0b6f1c1e-5d0e-4f57-9a43-3f1f6f1f0001:question"
@@ -180,8 +176,8 @@ def test_retired_versions_are_not_reused(tmp_path: Path) -> None:
     ring = KeyRing.generate()
     ring.add_key()
     ring.retire(1)
-    ring.save(tmp_path / "keys")
-    reloaded = KeyRing.load(tmp_path / "keys")
+    keyfile.save(ring, tmp_path / "keys")
+    reloaded = keyfile.load(tmp_path / "keys")
     assert reloaded.retired_versions == (1,)
     assert reloaded.add_key() == 3
 
@@ -213,9 +209,9 @@ def test_key_file_is_private_and_reloads_equal(tmp_path: Path) -> None:
     path = tmp_path / "ess-router.keys"
     ring = KeyRing.generate()
     ring.add_key()
-    ring.save(path)
+    keyfile.save(ring, path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    reloaded = KeyRing.load(path)
+    reloaded = keyfile.load(path)
     assert reloaded == ring
     assert reloaded != KeyRing.generate()
     document = json.loads(path.read_text())
@@ -230,20 +226,20 @@ def test_save_replaces_a_too_open_file(tmp_path: Path) -> None:
     path = tmp_path / "keys"
     path.write_text("old")
     path.chmod(0o644)
-    KeyRing.generate().save(path)
+    keyfile.save(KeyRing.generate(), path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
 def test_repr_hides_keys() -> None:
     ring = KeyRing.generate()
-    document = ring._to_document()
+    document = ring.to_document()
     assert document["hmac"] not in repr(ring)
     assert all(kek not in repr(ring) for kek in document["keks"].values())
 
 
 def test_missing_key_file_raises(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match="does not exist") as error:
-        KeyRing.load(tmp_path / "nope")
+        keyfile.load(tmp_path / "nope")
     assert "\n" not in str(error.value)
 
 
@@ -263,38 +259,38 @@ def test_garbled_key_file_raises(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "keys"
     path.write_bytes(content)
     with pytest.raises(KeyFileError) as error:
-        KeyRing.load(path)
+        keyfile.load(path)
     assert "\n" not in str(error.value)
     assert str(path) in str(error.value)
 
 
 def test_key_file_with_wrong_key_length_or_active_raises(tmp_path: Path) -> None:
-    document = KeyRing.generate()._to_document()
+    document = KeyRing.generate().to_document()
     path = tmp_path / "keys"
     for change in ({"active": 5}, {"keks": {"1": "AAAA"}}, {"hmac": "AAAA"}, {"active": "1"}):
         path.write_text(json.dumps({**document, **change}))
         with pytest.raises(KeyFileError, match="malformed"):
-            KeyRing.load(path)
+            keyfile.load(path)
 
 
 def test_unreadable_key_file_raises(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError, match="cannot be read"):
-        KeyRing.load(tmp_path)  # a directory
+        keyfile.load(tmp_path)  # a directory
 
 
 def test_load_or_create_in_dev_creates_then_reuses(tmp_path: Path) -> None:
     path = tmp_path / "data" / "ess-router.keys"
-    created = KeyRing.load_or_create(path, create=True)
+    created = keyfile.load_or_create(path, create=True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert KeyRing.load_or_create(path, create=True) == created
-    assert KeyRing.load_or_create(path, create=False) == created
+    assert keyfile.load_or_create(path, create=True) == created
+    assert keyfile.load_or_create(path, create=False) == created
     assert [p.name for p in path.parent.iterdir()] == ["ess-router.keys"]
 
 
 def test_load_or_create_in_prod_refuses_to_create(tmp_path: Path) -> None:
     path = tmp_path / "ess-router.keys"
     with pytest.raises(KeyFileError, match="does not exist"):
-        KeyRing.load_or_create(path, create=False)
+        keyfile.load_or_create(path, create=False)
     assert not path.exists()
 
 
@@ -310,8 +306,8 @@ def test_pseudonym_is_stable_per_key_ring(tmp_path: Path) -> None:
     assert KeyRing.generate().pseudonym("1 85 05 78 006 084 91") != first
     ring.add_key()
     assert ring.pseudonym("1 85 05 78 006 084 91") == first
-    ring.save(tmp_path / "keys")
-    assert KeyRing.load(tmp_path / "keys").pseudonym("1 85 05 78 006 084 91") == first
+    keyfile.save(ring, tmp_path / "keys")
+    assert keyfile.load(tmp_path / "keys").pseudonym("1 85 05 78 006 084 91") == first
 
 
 # -- streams --------------------------------------------------------------------------
