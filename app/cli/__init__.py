@@ -13,6 +13,7 @@ from app.cli.roster import roster
 from app.cli.serve import serve
 from app.cli.token import token
 from app.cli.user import user
+from security.files import use_private_umask
 
 __all__ = ["cli", "main"]
 
@@ -31,6 +32,8 @@ for command in (serve, db, user, token, roster, outbox, keys, audit, report):
 
 def main() -> None:
     """Run the command line, turning every failure into one line on standard error."""
+    # Whatever a command writes (database, keys, attachments, reports) is the user's only.
+    use_private_umask()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

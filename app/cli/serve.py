@@ -7,6 +7,7 @@ import uvicorn
 
 from app.cli.common import load_settings, operator_errors
 from app.context import AppContext
+from app.data_files import prepare as prepare_data_files
 from app.demo import DEMO_PASSWORD, seed_demo
 from app.main import build_context, create_app
 from migrations import upgrade_database
@@ -25,6 +26,7 @@ from migrations import upgrade_database
 def serve(host: str, port: int, demo: bool) -> None:
     settings = load_settings()
     with operator_errors():
+        prepare_data_files(settings)
         settings.resolved_secret_key()
         asyncio.run(upgrade_database(settings.database_url))
         context = build_context()

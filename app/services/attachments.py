@@ -16,6 +16,7 @@ from models import FINAL, Attachment, AttachmentRead, User
 from models.audit import note
 from models.errors import ConflictError, NotFoundError, TooLargeError, UnsupportedMediaError
 from security.envelope import DecryptionError
+from security.files import partial_file, private_folder
 from security.vault import IntegrityError, Vault
 
 logger = logging.getLogger("ess_router.security")
@@ -59,15 +60,16 @@ def _encrypt_to(source: BinaryIO, target: Path, *, vault: Vault, aad: str, limit
                 )
             yield chunk
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent)
     partial = target.with_suffix(".part")
     try:
-        with partial.open("wb") as out:
+        with partial_file(partial) as out:
             for piece in vault.keyring.encrypt_stream(chunks(), aad=aad.encode()):
                 out.write(piece)
             out.flush()
             os.fsync(out.fileno())
-        partial.replace(target)
+            # Renamed while still locked: a starting server never takes it for abandoned.
+            partial.replace(target)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
