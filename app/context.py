@@ -28,9 +28,9 @@ class AppContext:
 
     @cached_property
     def vault(self) -> Vault:
-        """The data keys: generated (mode 0600) in dev, required in prod."""
+        """The data keys: generated (mode 0600) in dev, required in prod; rotations taken up."""
         return Vault(
-            keyfile.load_or_create(self.settings.key_file_path(), create=self.settings.env == "dev")
+            keyfile.KeyFile(self.settings.key_file_path(), create=self.settings.env == "dev")
         )
 
     @cached_property

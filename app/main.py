@@ -23,6 +23,7 @@ from app.csrf import csrf_middleware
 from app.errors import internal_error_handler, problem_details_plugin, validation_error_handler
 from app.headers import security_headers
 from app.openapi import ProblemResponsesPlugin
+from app.services.keys import KeyHeartbeat
 from app.throttle import address_throttle
 from config import SystemClock, get_settings
 from models import User
@@ -67,11 +68,14 @@ def create_app(context: AppContext | None = None) -> Litestar:
         )
         stop = asyncio.Event()
         sending = asyncio.create_task(sender.run(stop), name="outbox-sender")
+        heartbeat = KeyHeartbeat(context.db, context.vault, context.clock)
+        beating = asyncio.create_task(heartbeat.run(stop), name="key-heartbeat")
         try:
             yield
         finally:
             stop.set()
             await sending
+            await beating
             await scheduler.stop()
             await context.db.dispose()
 

@@ -10,6 +10,7 @@ from models.availability import (
     ScheduleUpdate,
     SlotIn,
 )
+from models.key_holder import KeyHolder
 from models.lifecycle import (
     ANSWER_CLOCK_RUNS,
     AWAITING_ANSWER,
@@ -47,6 +48,7 @@ from models.request import (
     RequestPage,
     RequestRead,
     SlaState,
+    Unreadable,
 )
 from models.specialty import (
     Specialty,
@@ -78,6 +80,7 @@ __all__ = [
     "EventKind",
     "EventRead",
     "IllegalTransition",
+    "KeyHolder",
     "Message",
     "MessageCreate",
     "MessageRead",
@@ -106,6 +109,7 @@ __all__ = [
     "Status",
     "Subspecialty",
     "SubspecialtyRead",
+    "Unreadable",
     "User",
     "UserCreate",
     "UserRead",

@@ -7,7 +7,7 @@ from sqlalchemy import Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from models.input import Input, Prose
-from models.request import TEXT_MAX_LENGTH
+from models.request import TEXT_MAX_LENGTH, Unreadable
 
 
 class Message(SQLModel, table=True):
@@ -31,8 +31,10 @@ class MessageCreate(Input):
 class MessageRead(SQLModel):
     id: uuid.UUID
     author_id: uuid.UUID
-    body: str
+    body: str | None
+    """Null only when the stored body cannot be decrypted (then ``unreadable`` says so)."""
     created_at: datetime
+    unreadable: Unreadable | None = None
 
 
 class Attachment(SQLModel, table=True):

@@ -198,6 +198,26 @@ class RequestCreate(Input):
         return value
 
 
+class Unreadable(SQLModel):
+    """Stored clinical content that cannot be decrypted: those fields are null."""
+
+    fields: list[str]
+    detail: str
+
+    @classmethod
+    def of(cls, fields: list[str]) -> "Unreadable | None":
+        """Describe ``fields`` for the reader, or None when every field was read."""
+        if not fields:
+            return None
+        return cls(
+            fields=fields,
+            detail=(
+                "Contenu illisible : la clé qui le protège a été retirée ou le contenu a été "
+                "altéré. L'incident a été journalisé ; contactez l'administrateur."
+            ),
+        )
+
+
 class RequestRead(SQLModel):
     id: uuid.UUID
     reference: str
@@ -223,6 +243,7 @@ class RequestRead(SQLModel):
     sla_state: SlaState
     usefulness: int | None
     referral_avoided: bool | None
+    unreadable: Unreadable | None = None
 
 
 class RequestPage(SQLModel):

@@ -217,12 +217,12 @@ class KeyRing:
 
     def needs_rewrap(self, blob: bytes) -> bool:
         """Return whether a record, stream or stream header is wrapped by a non-active key."""
-        return self._envelope_version(blob) != self._active
+        return self.wrapped_by(blob) != self._active
 
     def rewrap(self, blob: bytes) -> bytes:
         """Return ``blob`` (record or whole stream) with its data key under the active key."""
         blob = bytes(blob)
-        if self._envelope_version(blob) == self._active:
+        if self.wrapped_by(blob) == self._active:
             return blob
         if blob[0] == RECORD_FORMAT:
             if len(blob) < RECORD_HEADER_SIZE + TAG_SIZE:
@@ -302,7 +302,7 @@ class KeyRing:
         if len(header) != STREAM_HEADER_SIZE:
             raise DecryptionError(f"a stream header is {STREAM_HEADER_SIZE} bytes")
         expect_format(header, STREAM_FORMAT)
-        if self._envelope_version(header) == self._active:
+        if self.wrapped_by(header) == self._active:
             return header
         return self._rewrap_envelope(header[:ENVELOPE_SIZE]) + header[ENVELOPE_SIZE:]
 
@@ -348,7 +348,8 @@ class KeyRing:
         return self._wrap(envelope[0], self._unwrap(envelope))
 
     @staticmethod
-    def _envelope_version(blob: bytes) -> int:
+    def wrapped_by(blob: bytes) -> int:
+        """Return the version of the key that wraps the data key of ``blob`` (or its header)."""
         if len(blob) < ENVELOPE_SIZE:
             raise DecryptionError("ciphertext is shorter than its key envelope")
         if blob[0] not in (RECORD_FORMAT, STREAM_FORMAT):

@@ -6,6 +6,7 @@ import uuid
 
 from security.crypto import KeyRing
 from security.envelope import DecryptionError
+from security.keyfile import KeyFile
 
 logger = logging.getLogger("ess_router.security")
 
@@ -19,8 +20,14 @@ class IntegrityError(Exception):
 
 
 class Vault:
-    def __init__(self, keyring: KeyRing) -> None:
-        self.keyring = keyring
+    def __init__(self, keys: KeyRing | KeyFile) -> None:
+        self._keys = keys
+
+    @property
+    def keyring(self) -> KeyRing:
+        """The key ring now: a key file's is read again after a rotation."""
+        keys = self._keys
+        return keys.ring if isinstance(keys, KeyFile) else keys
 
     @staticmethod
     def place(table: str, record_id: uuid.UUID, field: str) -> str:
@@ -47,6 +54,21 @@ class Vault:
         self, table: str, record_id: uuid.UUID, field: str, blob: bytes | None
     ) -> str | None:
         return None if blob is None else self.decrypt(table, record_id, field, blob)
+
+    def decrypt_or_note(
+        self,
+        table: str,
+        record_id: uuid.UUID,
+        field: str,
+        blob: bytes | None,
+        unreadable: list[str],
+    ) -> str | None:
+        """Decrypt ``blob``; if it cannot be, note ``field`` in ``unreadable`` and return None."""
+        try:
+            return self.decrypt_optional(table, record_id, field, blob)
+        except IntegrityError:
+            unreadable.append(field)
+            return None
 
     def patient_key(
         self, *, ins: str | None, last_name: str, first_name: str, birth_date: str

@@ -17,6 +17,7 @@ from models import (
     NotificationKind,
     Role,
     Status,
+    Unreadable,
     User,
     check_transition,
     enqueue,
@@ -30,11 +31,13 @@ from sla.deadlines import pause_answer_clock, resume_answer_clock
 
 
 def _read(message: Message, vault: Vault) -> MessageRead:
+    unreadable: list[str] = []
     return MessageRead(
         id=message.id,
         author_id=message.author_id,
-        body=vault.decrypt("message", message.id, "body", message.body),
+        body=vault.decrypt_or_note("message", message.id, "body", message.body, unreadable),
         created_at=message.created_at,
+        unreadable=Unreadable.of(unreadable),
     )
 
 

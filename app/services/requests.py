@@ -24,6 +24,7 @@ from models import (
     Specialty,
     Status,
     Subspecialty,
+    Unreadable,
     User,
     check_transition,
     enqueue,
@@ -442,8 +443,12 @@ def to_read(request: Request, viewer: User, vault: Vault) -> RequestRead:
     """The API view; the coordinator manages the flow and never sees clinical content."""
     clinical = shows_clinical_content(viewer)
 
+    unreadable: list[str] = []
+
     def decrypted(field: str, blob: bytes | None) -> str | None:
-        return vault.decrypt_optional("request", request.id, field, blob) if clinical else None
+        if not clinical:
+            return None
+        return vault.decrypt_or_note("request", request.id, field, blob, unreadable)
 
     patient = decrypted("patient", request.patient)
     return RequestRead(
@@ -471,4 +476,5 @@ def to_read(request: Request, viewer: User, vault: Vault) -> RequestRead:
         sla_state=request.sla_state,
         usefulness=request.usefulness,
         referral_avoided=request.referral_avoided,
+        unreadable=Unreadable.of(unreadable),
     )

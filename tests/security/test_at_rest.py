@@ -155,7 +155,7 @@ async def test_coordinator_sees_flow_not_content(client, ess: Ess) -> None:
     assert_no_secret(history.encode(), "the history")
 
 
-async def test_a_flipped_byte_is_an_integrity_error(
+async def test_a_flipped_byte_makes_that_record_unreadable_not_the_list(
     client, ess: Ess, caplog: pytest.LogCaptureFixture
 ) -> None:
     request = (
@@ -170,13 +170,29 @@ async def test_a_flipped_byte_is_an_integrity_error(
         await session.execute(
             update(Request).where(Request.id == row.id).values(question=bytes(damaged))
         )
+    other = (
+        await client.post(
+            "/api/v1/requests",
+            json=request_payload(question="Intacte"),
+            headers=ess.auth(ess.requesters[0]),
+        )
+    ).json()
+    # The damaged record says it is unreadable; the others are served as usual.
     response = await client.get(
         f"/api/v1/requests/{request['id']}", headers=ess.auth(ess.requesters[0])
     )
-    assert response.status_code == 500
-    assert "contrôle d'intégrité" in response.json()["detail"]
+    assert response.status_code == 200
+    body = response.json()
+    assert body["question"] is None and body["patient"]["last_name"] == "Durand"
+    assert body["unreadable"]["fields"] == ["question"]
+    assert "illisible" in body["unreadable"]["detail"]
+    listed = await client.get("/api/v1/requests", headers=ess.auth(ess.requesters[0]))
+    assert listed.status_code == 200
+    items = {item["id"]: item for item in listed.json()["items"]}
+    assert items[request["id"]]["unreadable"]["fields"] == ["question"]
+    assert items[other["id"]]["question"] == "Intacte" and items[other["id"]]["unreadable"] is None
     assert f"request:{request['id']}:question" in caplog.text
-    assert "Palpitations" not in response.text
+    assert "Palpitations" not in response.text + caplog.text
 
 
 async def test_a_ciphertext_moved_to_another_row_fails(client, ess: Ess) -> None:
@@ -199,7 +215,9 @@ async def test_a_ciphertext_moved_to_another_row_fails(client, ess: Ess) -> None
             .values(question=rows[first["id"]].question)
         )
     response = await client.get(f"/api/v1/requests/{second['id']}", headers=ess.auth(gp))
-    assert response.status_code == 500
+    assert response.status_code == 200
+    assert response.json()["question"] is None
+    assert response.json()["unreadable"]["fields"] == ["question"]
     assert (await client.get(f"/api/v1/requests/{first['id']}", headers=ess.auth(gp))).json()[
         "question"
     ] == "Première"

@@ -238,7 +238,7 @@ def test_repr_hides_keys() -> None:
 
 
 def test_missing_key_file_raises(tmp_path: Path) -> None:
-    with pytest.raises(KeyFileError, match="does not exist") as error:
+    with pytest.raises(KeyFileError, match="n'existe pas") as error:
         keyfile.load(tmp_path / "nope")
     assert "\n" not in str(error.value)
 
@@ -269,12 +269,12 @@ def test_key_file_with_wrong_key_length_or_active_raises(tmp_path: Path) -> None
     path = tmp_path / "keys"
     for change in ({"active": 5}, {"keks": {"1": "AAAA"}}, {"hmac": "AAAA"}, {"active": "1"}):
         path.write_text(json.dumps({**document, **change}))
-        with pytest.raises(KeyFileError, match="malformed"):
+        with pytest.raises(KeyFileError, match="mal formé"):
             keyfile.load(path)
 
 
 def test_unreadable_key_file_raises(tmp_path: Path) -> None:
-    with pytest.raises(KeyFileError, match="cannot be read"):
+    with pytest.raises(KeyFileError, match="illisible"):
         keyfile.load(tmp_path)  # a directory
 
 
@@ -289,7 +289,7 @@ def test_load_or_create_in_dev_creates_then_reuses(tmp_path: Path) -> None:
 
 def test_load_or_create_in_prod_refuses_to_create(tmp_path: Path) -> None:
     path = tmp_path / "ess-router.keys"
-    with pytest.raises(KeyFileError, match="does not exist"):
+    with pytest.raises(KeyFileError, match="keys init"):
         keyfile.load_or_create(path, create=False)
     assert not path.exists()
 
