@@ -29,6 +29,8 @@ from config import SystemClock, get_settings
 from models import User
 from models.storage import Database
 from notifications.sender import OutboxSender
+from security.audit_anchor import advance as advance_checkpoint
+from security.audit_anchor import checkpoint_path
 from sla.scheduler import SlaScheduler
 
 logger = logging.getLogger("ess_router")
@@ -55,8 +57,15 @@ def create_app(context: AppContext | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        checkpoint = checkpoint_path(context.settings.key_file_path())
         scheduler = SlaScheduler(
-            context.db, context.clock, context.policy, context.settings.sla.tick_seconds
+            context.db,
+            context.clock,
+            context.policy,
+            context.settings.sla.tick_seconds,
+            anchor=lambda now: advance_checkpoint(
+                context.db, context.vault.keyring, checkpoint, now
+            ),
         )
         scheduler.start()
         sender = OutboxSender(

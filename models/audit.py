@@ -120,13 +120,30 @@ def _forget_pending(session: Session) -> None:
 class Break:
     seq: int
     reason: str
+    truncated: bool = False
 
 
-async def verify(db: Database, *, batch: int = 5000) -> tuple[int, Break | None]:
-    """Walk the chain in order; return how many entries are sound and the first break."""
+async def verify(
+    db: Database, *, batch: int = 5000, reach: tuple[int, str] | None = None
+) -> tuple[int, Break | None]:
+    """Walk the chain in order; return how many entries are sound and the first break.
+
+    ``reach``: the (sequence number, hash) of an entry the chain must hold, the head
+    checkpointed outside the database; missing, the newest entries were cut off.
+    """
     checked = 0
     previous = GENESIS
+    last = 0
+    reached = reach is None
     async for entry in _entries(db, batch):
+        if reach is not None and entry.seq == reach[0]:
+            if entry.hash != reach[1]:
+                return checked, Break(
+                    reach[0],
+                    f"l'entrée n° {reach[0]} diffère de celle qu'atteste le point de contrôle",
+                    truncated=True,
+                )
+            reached = True
         if entry.prev_hash != previous:
             return checked, Break(entry.seq or 0, "le lien avec l'entrée précédente est rompu")
         expected = entry_hash(
@@ -140,8 +157,35 @@ async def verify(db: Database, *, batch: int = 5000) -> tuple[int, Break | None]
         if expected != entry.hash:
             return checked, Break(entry.seq or 0, "le contenu de l'entrée a été modifié")
         previous = entry.hash
+        last = entry.seq or last
         checked += 1
+    if not reached:
+        assert reach is not None
+        return checked, Break(
+            reach[0],
+            f"la chaîne s'arrête à l'entrée n° {last}, le point de contrôle atteste l'entrée "
+            f"n° {reach[0]} : les entrées n° {last + 1} à {reach[0]} au moins ont été supprimées",
+            truncated=True,
+        )
     return checked, None
+
+
+async def head(db: Database) -> tuple[int, str] | None:
+    """Return the newest entry's sequence number and hash, None while the chain is empty."""
+    async with db.reading() as session:
+        row = (
+            await session.execute(
+                select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+            )
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def holds(db: Database, seq: int, digest: str) -> bool:
+    """Say whether the chain still holds entry ``seq`` with hash ``digest``."""
+    async with db.reading() as session:
+        found = await session.execute(select(AuditEntry.hash).where(AuditEntry.seq == seq))
+        return found.scalar_one_or_none() == digest
 
 
 async def _entries(db: Database, batch: int) -> AsyncIterator[AuditEntry]:

@@ -313,6 +313,11 @@ class KeyRing:
         # The HMAC key is not rotated with the KEKs: pseudonyms must stay comparable.
         return hmac.new(self._hmac_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
+    def derived_key(self, purpose: str) -> bytes:
+        """Return a 256-bit key for ``purpose``, derived from the HMAC key (never rotated)."""
+        label = f"ess-router key for {purpose}".encode()
+        return hmac.new(self._hmac_key, label, hashlib.sha256).digest()
+
     # -- envelope ---------------------------------------------------------------------
 
     # AES-GCM rather than RFC 3394 key wrap (keywrap.aes_key_wrap): GCM authenticates

@@ -7,7 +7,8 @@ next tick. On SQLite every process may tick: firings are exactly-once anyway.
 """
 
 import logging
-from datetime import UTC
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
@@ -25,9 +26,16 @@ LEADER_LOCK_KEY = 0x455353  # "ESS": one tick leader per database
 
 class SlaScheduler:
     def __init__(
-        self, db: Database, clock: Clock, policy: DispatchPolicy, tick_seconds: float
+        self,
+        db: Database,
+        clock: Clock,
+        policy: DispatchPolicy,
+        tick_seconds: float,
+        anchor: Callable[[datetime], Awaitable[object]] | None = None,
     ) -> None:
         self.db = db
+        self.anchor = anchor
+        """Run by the leader after each tick's work: the audit chain's checkpoint."""
         self.clock = clock
         self.policy = policy
         self.tick_seconds = tick_seconds
@@ -104,7 +112,12 @@ class SlaScheduler:
             now = self.clock.now()
             fired = await fire_due(self.db, now=now, policy=self.policy)
             await sweep_pending(self.db, now=now, policy=self.policy)
-            return fired
         except Exception:
             logger.exception("SLA tick failed; the next tick tries again")
             return 0
+        if self.anchor is not None:
+            try:
+                await self.anchor(now)
+            except Exception:
+                logger.exception("audit checkpoint not written; the next tick tries again")
+        return fired
