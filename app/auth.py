@@ -1,4 +1,4 @@
-"""Login, tokens (Litestar's JWT, bearer header or cookie) and role guards."""
+"""Tokens (Litestar's JWT, in the bearer header or the session cookie) and role guards."""
 
 import uuid
 from typing import Any
@@ -8,9 +8,10 @@ from litestar.datastructures import Cookie
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
 
-from app.context import AppContext
 from app.errors import problem
+from config import Settings
 from models import Role, User
+from models.storage import Database
 
 SESSION_COOKIE = "ess_session"
 
@@ -21,33 +22,33 @@ ROLE_LABELS = {
 }
 
 
-async def retrieve_user(
-    token: Token, connection: ASGIConnection[Any, Any, Any, Any]
-) -> User | None:
-    """Load the token's user; a deactivated account loses access at once."""
-    context: AppContext = connection.app.state.context
-    try:
-        user_id = uuid.UUID(token.sub)
-    except ValueError:
-        return None
-    async with context.db.single_read() as session:
-        user = await session.get(User, user_id)
-    if user is None or not user.active:
-        raise problem(401, "Ce compte n'existe plus ou a été désactivé.")
-    return user
+def build_jwt_auth(settings: Settings, db: Database) -> JWTCookieAuth[User, Token]:
+    """Litestar's JWT authentication, loading each token's user from ``db``."""
 
+    async def retrieve_user(
+        token: Token, _connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> User | None:
+        """Load the token's user; a deactivated account loses access at once."""
+        try:
+            user_id = uuid.UUID(token.sub)
+        except ValueError:
+            return None
+        async with db.single_read() as session:
+            user = await session.get(User, user_id)
+        if user is None or not user.active:
+            raise problem(401, "Ce compte n'existe plus ou a été désactivé.")
+        return user
 
-def build_jwt_auth(context: AppContext) -> JWTCookieAuth[User, Token]:
     return JWTCookieAuth[User, Token](
         retrieve_user_handler=retrieve_user,
-        token_secret=context.settings.resolved_secret_key(),
-        default_token_expiration=context.settings.token_ttl,
+        token_secret=settings.resolved_secret_key(),
+        default_token_expiration=settings.token_ttl,
         key=SESSION_COOKIE,
         # Lax: a page opened from an e-mail link sees the session; state changes
         # need the CSRF token (app.csrf) whatever the SameSite rule.
         samesite="lax",
-        secure=context.settings.base_url.startswith("https://"),
-        exclude=["/health", "/schema", "/api/v1/auth/login", "/static"],
+        secure=settings.base_url.startswith("https://"),
+        exclude=["/health", "/schema", "/api/v1/auth/login"],
     )
 
 

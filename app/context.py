@@ -1,11 +1,14 @@
 """What the running service shares between requests, jobs and the command line."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from litestar.security.jwt import JWTCookieAuth, Token
+
+from app.auth import build_jwt_auth
 from config import Clock, Settings
+from models import User
 from models.storage import Database
 from router import DispatchPolicy
 from security import keyfile
@@ -19,8 +22,11 @@ class AppContext:
     settings: Settings
     db: Database
     clock: Clock
-    jwt_auth: Any = field(default=None)
-    """Litestar's JWTCookieAuth, set when the web application is built."""
+
+    @cached_property
+    def jwt_auth(self) -> JWTCookieAuth[User, Token]:
+        """Signs and checks login tokens; the application and ``ess-router token`` share it."""
+        return build_jwt_auth(self.settings, self.db)
 
     @cached_property
     def zone(self) -> ZoneInfo:

@@ -4,29 +4,25 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, get
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.security.jwt import Token
 
 from app.api import api_router
-from app.auth import build_jwt_auth
 from app.body import JSON_MAX_BYTES, JsonRequest, allow_uploads
 from app.context import AppContext
 from app.csrf import csrf_middleware
+from app.dependencies import dependencies
 from app.errors import internal_error_handler, problem_details_plugin, validation_error_handler
 from app.headers import security_headers
 from app.openapi import ProblemResponsesPlugin
 from app.services.keys import KeyHeartbeat
 from app.throttle import address_throttle
 from config import SystemClock, get_settings
-from models import User
 from models.storage import Database
 from notifications.sender import OutboxSender
 from security.audit_anchor import advance as advance_checkpoint
@@ -52,8 +48,6 @@ def build_context() -> AppContext:
 def create_app(context: AppContext | None = None) -> Litestar:
     """Build the application around ``context`` (settings, database, clock)."""
     context = context or build_context()
-    jwt_auth = build_jwt_auth(context)
-    context.jwt_auth = jwt_auth
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -88,26 +82,17 @@ def create_app(context: AppContext | None = None) -> Litestar:
             await scheduler.stop()
             await context.db.dispose()
 
-    def provide_context() -> AppContext:
-        return context
-
-    def provide_user(request: Request[User, Token, Any]) -> User:
-        return request.user
-
     app = Litestar(
         route_handlers=[health, api_router],
-        dependencies={
-            "context": Provide(provide_context, sync_to_thread=False),
-            "current_user": Provide(provide_user, sync_to_thread=False),
-        },
-        on_app_init=[jwt_auth.on_app_init],
+        dependencies=dependencies(),
+        on_app_init=[context.jwt_auth.on_app_init],
         # Not ``csrf_config=``: Litestar would then check every request, bearer ones too.
         middleware=[
             address_throttle(context.settings).middleware,
             csrf_middleware(context.settings),
         ],
         before_send=[security_headers(context.settings)],
-        plugins=[problem_details_plugin, ProblemResponsesPlugin(jwt_auth)],
+        plugins=[problem_details_plugin, ProblemResponsesPlugin(context.jwt_auth)],
         exception_handlers={
             Exception: internal_error_handler,
             ValidationException: validation_error_handler,

@@ -185,8 +185,8 @@ def request_payload(**overrides: object) -> dict[str, object]:
 
 
 @pytest_asyncio.fixture
-async def ess(context: AppContext, client: httpx.AsyncClient) -> Ess:
-    """Seed the small ESS (after ``client`` so the app has built its JWT settings)."""
+async def ess(context: AppContext) -> Ess:
+    """Seed the small ESS."""
     async with context.db.transaction() as session:
         await create_specialty(
             session,

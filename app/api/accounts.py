@@ -10,12 +10,14 @@ from sqlmodel import Field, SQLModel
 
 from app.auth import issue_token, requires, session_cookie
 from app.context import AppContext
+from app.dependencies import CurrentUser, DbSession, Now, Policy
 from app.errors import problem
 from app.openapi import problem_responses
 from app.services import availability
 from app.services import specialties as specialty_service
 from app.services import users as user_service
 from app.throttle import STORE_NAME, AccountThrottle
+from config import Settings
 from models import (
     AbsenceCreate,
     AbsenceRead,
@@ -24,7 +26,6 @@ from models import (
     ScheduleUpdate,
     SpecialtyCreate,
     SpecialtyRead,
-    User,
     UserCreate,
     UserRead,
     UserUpdate,
@@ -60,6 +61,8 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[LoginCreate],
+        read_session: DbSession,
+        now: Now,
         context: NamedDependency[AppContext],
     ) -> Response[TokenRead]:
         """Exchange an e-mail and password for a bearer token (and the session cookie)."""
@@ -69,11 +72,10 @@ class AuthController(Controller):
             request.app.stores.get(STORE_NAME),
             settings.login_failures_per_account,
             settings.login_failure_window,
-            context.clock.now(),
+            now,
         )
         await throttle.attempt(email)
-        async with context.db.reading() as session:
-            user = await user_service.authenticate(session, email, data.password)
+        user = await user_service.authenticate(read_session, email, data.password)
         if user is None:
             raise problem(401, "Adresse e-mail ou mot de passe incorrect.")
         await throttle.succeeded(email)
@@ -90,12 +92,9 @@ class MeController(Controller):
     tags = ["comptes"]
 
     @get("/")
-    async def me(
-        self, context: NamedDependency[AppContext], current_user: NamedDependency[User]
-    ) -> UserRead:
+    async def me(self, read_session: DbSession, current_user: CurrentUser) -> UserRead:
         """Return the caller's own account."""
-        async with context.db.reading() as session:
-            return (await user_service.to_read(session, [current_user]))[0]
+        return (await user_service.to_read(read_session, [current_user]))[0]
 
 
 class SpecialtyController(Controller):
@@ -103,18 +102,16 @@ class SpecialtyController(Controller):
     tags = ["spécialités"]
 
     @get("/")
-    async def list_specialties(self, context: NamedDependency[AppContext]) -> list[SpecialtyRead]:
+    async def list_specialties(self, read_session: DbSession) -> list[SpecialtyRead]:
         """List the specialties and sub-specialties of the ESS."""
-        async with context.db.reading() as session:
-            return await specialty_service.list_specialties(session)
+        return await specialty_service.list_specialties(read_session)
 
     @post("/", guards=[requires(Role.COORDINATOR)])
     async def create_specialty(
-        self, data: JSONBody[SpecialtyCreate], context: NamedDependency[AppContext]
+        self, data: JSONBody[SpecialtyCreate], session: DbSession
     ) -> SpecialtyRead:
         """Add a specialty with its sub-specialties."""
-        async with context.db.transaction() as session:
-            return await specialty_service.create_specialty(session, data)
+        return await specialty_service.create_specialty(session, data)
 
 
 class UserController(Controller):
@@ -124,44 +121,42 @@ class UserController(Controller):
 
     @post("/")
     async def create_user(
-        self, data: JSONBody[UserCreate], context: NamedDependency[AppContext]
+        self,
+        data: JSONBody[UserCreate],
+        session: DbSession,
+        now: Now,
+        policy: Policy,
+        settings: NamedDependency[Settings],
     ) -> UserRead:
         """Create an account (requester, specialist or coordinator)."""
-        async with context.db.transaction() as session:
-            user = await user_service.create_user(
-                session,
-                data,
-                now=context.clock.now(),
-                default_capacity=context.settings.default_capacity,
-                policy=context.policy,
-            )
-            return (await user_service.to_read(session, [user]))[0]
+        user = await user_service.create_user(
+            session, data, now=now, default_capacity=settings.default_capacity, policy=policy
+        )
+        return (await user_service.to_read(session, [user]))[0]
 
     @get("/")
     async def list_users(
         self,
-        context: NamedDependency[AppContext],
+        read_session: DbSession,
         role: Annotated[Role | None, QueryParameter(name="role", required=False)] = None,
     ) -> list[UserRead]:
         """List accounts, optionally of one role."""
-        async with context.db.reading() as session:
-            users = await user_service.list_users(session, role)
-            return await user_service.to_read(session, users)
+        users = await user_service.list_users(read_session, role)
+        return await user_service.to_read(read_session, users)
 
     @patch("/{user_id:uuid}")
     async def update_user(
         self,
         user_id: FromPath[uuid.UUID],
         data: JSONBody[UserUpdate],
-        context: NamedDependency[AppContext],
+        session: DbSession,
+        now: Now,
+        policy: Policy,
     ) -> UserRead:
         """Activate or deactivate an account, change a specialist's capacity or sub-specialties."""
-        async with context.db.transaction() as session:
-            user = await user_service.get_user(session, user_id)
-            user = await user_service.update_user(
-                session, user, data, now=context.clock.now(), policy=context.policy
-            )
-            return (await user_service.to_read(session, [user]))[0]
+        user = await user_service.get_user(session, user_id)
+        user = await user_service.update_user(session, user, data, now=now, policy=policy)
+        return (await user_service.to_read(session, [user]))[0]
 
 
 class AvailabilityController(Controller):
@@ -175,65 +170,61 @@ class AvailabilityController(Controller):
     async def get_schedule(
         self,
         user_id: FromPath[uuid.UUID],
-        context: NamedDependency[AppContext],
-        current_user: NamedDependency[User],
+        read_session: DbSession,
+        current_user: CurrentUser,
     ) -> ScheduleRead:
         """Return the weekly schedule (local times; empty: available whenever open)."""
-        async with context.db.reading() as session:
-            user = await availability.specialist_for(session, current_user, user_id)
-            return await availability.read_schedule(session, user)
+        user = await availability.specialist_for(read_session, current_user, user_id)
+        return await availability.read_schedule(read_session, user)
 
     @put("/schedule")
     async def put_schedule(
         self,
         user_id: FromPath[uuid.UUID],
         data: JSONBody[ScheduleUpdate],
-        context: NamedDependency[AppContext],
-        current_user: NamedDependency[User],
+        session: DbSession,
+        now: Now,
+        policy: Policy,
+        current_user: CurrentUser,
     ) -> ScheduleRead:
         """Replace the weekly schedule (weekday 0 = Monday, "HH:MM" local times)."""
-        async with context.db.transaction() as session:
-            user = await availability.specialist_for(session, current_user, user_id)
-            return await availability.replace_schedule(
-                session, user, data, now=context.clock.now(), policy=context.policy
-            )
+        user = await availability.specialist_for(session, current_user, user_id)
+        return await availability.replace_schedule(session, user, data, now=now, policy=policy)
 
     @get("/absences")
     async def get_absences(
         self,
         user_id: FromPath[uuid.UUID],
-        context: NamedDependency[AppContext],
-        current_user: NamedDependency[User],
+        read_session: DbSession,
+        current_user: CurrentUser,
     ) -> list[AbsenceRead]:
         """List the specialist's absences."""
-        async with context.db.reading() as session:
-            user = await availability.specialist_for(session, current_user, user_id)
-            return await availability.list_absences(session, user)
+        user = await availability.specialist_for(read_session, current_user, user_id)
+        return await availability.list_absences(read_session, user)
 
     @post("/absences")
     async def post_absence(
         self,
         user_id: FromPath[uuid.UUID],
         data: JSONBody[AbsenceCreate],
-        context: NamedDependency[AppContext],
-        current_user: NamedDependency[User],
+        session: DbSession,
+        now: Now,
+        current_user: CurrentUser,
     ) -> AbsenceRead:
         """Declare an absence: no new request is assigned during it."""
-        async with context.db.transaction() as session:
-            user = await availability.specialist_for(session, current_user, user_id)
-            return await availability.add_absence(session, user, data, now=context.clock.now())
+        user = await availability.specialist_for(session, current_user, user_id)
+        return await availability.add_absence(session, user, data, now=now)
 
     @delete("/absences/{absence_id:uuid}")
     async def delete_absence(
         self,
         user_id: FromPath[uuid.UUID],
         absence_id: FromPath[uuid.UUID],
-        context: NamedDependency[AppContext],
-        current_user: NamedDependency[User],
+        session: DbSession,
+        now: Now,
+        policy: Policy,
+        current_user: CurrentUser,
     ) -> None:
         """Cancel an absence."""
-        async with context.db.transaction() as session:
-            user = await availability.specialist_for(session, current_user, user_id)
-            await availability.remove_absence(
-                session, user, absence_id, now=context.clock.now(), policy=context.policy
-            )
+        user = await availability.specialist_for(session, current_user, user_id)
+        await availability.remove_absence(session, user, absence_id, now=now, policy=policy)

@@ -1,6 +1,7 @@
 """The coordinator's indicators and the ESS activity report."""
 
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
@@ -14,10 +15,11 @@ from litestar.openapi.spec import (
 from litestar.params import QueryParameter
 
 from app.auth import requires
-from app.context import AppContext
+from app.dependencies import DbSession, Now
 from app.openapi import ProblemOperation
-from app.services.indicators import Indicators, compute_indicators, parse_period
+from app.services.indicators import Indicators, Period, compute_indicators, parse_period
 from app.services.indicators import report as report_service
+from config import Settings
 from models import Role
 from models.errors import InvalidInputError
 
@@ -67,8 +69,8 @@ class ActivityReport(ProblemOperation):
     )
 
 
-async def indicators_for(context: AppContext, first: str | None, last: str | None) -> Indicators:
-    """Check the period, then compute its indicators from one snapshot of the database."""
+def period_of(first: str | None, last: str | None, zone: ZoneInfo) -> Period:
+    """Check that both days are given, then parse the period they bound."""
     for value, name, what in ((first, "from", "premier"), (last, "to", "dernier")):
         if not value:
             raise InvalidInputError(
@@ -79,17 +81,10 @@ async def indicators_for(context: AppContext, first: str | None, last: str | Non
             )
     assert first is not None and last is not None
     try:
-        period = parse_period(first, last, context.zone)
+        return parse_period(first, last, zone)
     except InvalidInputError as exc:
         # The period's days are query parameters here (the CLI's are options).
         raise InvalidInputError(str(exc), exc.field, source="query") from None
-    async with context.db.reading() as session:
-        return await compute_indicators(
-            session,
-            period,
-            now=context.clock.now(),
-            territory_specialists=context.settings.report.territory_specialists,
-        )
 
 
 class IndicatorController(Controller):
@@ -100,12 +95,20 @@ class IndicatorController(Controller):
     @get("/")
     async def indicators(
         self,
-        context: NamedDependency[AppContext],
+        read_session: DbSession,
+        now: Now,
+        zone: NamedDependency[ZoneInfo],
+        settings: NamedDependency[Settings],
         first: FromDate = None,
         last: ToDate = None,
     ) -> Indicators:
         """The ESS's indicators over the requests submitted from ``from`` to ``to``."""
-        return await indicators_for(context, first, last)
+        return await compute_indicators(
+            read_session,
+            period_of(first, last, zone),
+            now=now,
+            territory_specialists=settings.report.territory_specialists,
+        )
 
 
 class ReportController(Controller):
@@ -116,7 +119,10 @@ class ReportController(Controller):
     @get("/activity", operation_class=ActivityReport)
     async def activity(
         self,
-        context: NamedDependency[AppContext],
+        read_session: DbSession,
+        now: Now,
+        zone: NamedDependency[ZoneInfo],
+        settings: NamedDependency[Settings],
         first: FromDate = None,
         last: ToDate = None,
         report_format: ReportFormat = "json",
@@ -126,10 +132,13 @@ class ReportController(Controller):
             raise InvalidInputError(
                 f"Format « {report_format} » inconnu : csv ou json.", field="format", source="query"
             )
-        indicators = await indicators_for(context, first, last)
-        document = report_service.build_report(
-            indicators, ess_name=context.settings.report.ess_name
+        indicators = await compute_indicators(
+            read_session,
+            period_of(first, last, zone),
+            now=now,
+            territory_specialists=settings.report.territory_specialists,
         )
+        document = report_service.build_report(indicators, ess_name=settings.report.ess_name)
         headers = {}
         if report_format == "csv":
             name = report_service.filename(document, report_format)

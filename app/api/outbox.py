@@ -3,11 +3,10 @@
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from app.auth import requires
-from app.context import AppContext
+from app.dependencies import DbSession
 from app.services.outbox import NotificationRead, list_notifications
 from models import OutboxStatus, Role
 
@@ -20,11 +19,10 @@ class OutboxController(Controller):
     @get("/")
     async def notifications(
         self,
-        context: NamedDependency[AppContext],
+        read_session: DbSession,
         status: Annotated[
             OutboxStatus | None, QueryParameter(name="status", required=False)
         ] = None,
     ) -> list[NotificationRead]:
         """The latest e-mail notifications, optionally by status (held, failed…)."""
-        async with context.db.reading() as session:
-            return await list_notifications(session, status)
+        return await list_notifications(read_session, status)

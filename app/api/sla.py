@@ -3,11 +3,10 @@
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from app.auth import requires
-from app.context import AppContext
+from app.dependencies import DbSession
 from app.services.alerts import AlertRead, current_alerts
 from models import Role, SlaState
 
@@ -20,11 +19,10 @@ class SlaController(Controller):
     @get("/alerts")
     async def alerts(
         self,
-        context: NamedDependency[AppContext],
+        read_session: DbSession,
         alert_state: Annotated[
             SlaState | None, QueryParameter(name="state", required=False)
         ] = None,
     ) -> list[AlertRead]:
         """Open requests whose deadline is near (warning) or passed (breached)."""
-        async with context.db.reading() as session:
-            return await current_alerts(session, alert_state)
+        return await current_alerts(read_session, alert_state)

@@ -4,7 +4,6 @@ from datetime import timedelta
 
 import click
 
-from app.auth import build_jwt_auth
 from app.cli.common import CommandError, with_context
 from app.context import AppContext
 from app.services.users import get_user_by_email
@@ -25,5 +24,4 @@ async def token(context: AppContext, email: str, ttl: int | None) -> None:
     if not found.active:
         raise CommandError(f"le compte {email} est désactivé")
     expiration = timedelta(seconds=ttl) if ttl else context.settings.token_ttl
-    auth = build_jwt_auth(context)
-    click.echo(auth.create_token(identifier=str(found.id), token_expiration=expiration))
+    click.echo(context.jwt_auth.create_token(identifier=str(found.id), token_expiration=expiration))

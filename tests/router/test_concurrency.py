@@ -17,7 +17,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import build_jwt_auth, issue_token
+from app.auth import issue_token
 from app.services.specialties import create_specialty
 from models import EventKind, Request, RequestEvent, Role, SpecialtyCreate, Status
 from router import lock_pool
@@ -78,7 +78,7 @@ async def test_two_processes_never_double_assign_or_overfill(
         "ESS_DATA_DIR": str(tmp_path),
         "ESS_SLA__CALENDAR": "24/7",
     }
-    auth = build_jwt_auth(ess.context)
+    auth = ess.context.jwt_auth
 
     def headers(user) -> dict[str, str]:
         return {"Authorization": f"Bearer {issue_token(auth, user)}"}
