@@ -32,7 +32,7 @@ Now = NamedDependency[datetime]
 Policy = NamedDependency[DispatchPolicy]
 """``policy``: how requests are dispatched and their deadlines computed."""
 Keys = NamedDependency[Vault]
-"""``vault``: the data keys that seal and open clinical content."""
+"""``vault``: the data keys that encrypt and decrypt clinical content."""
 
 
 def provide_context(state: State) -> AppContext:

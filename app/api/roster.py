@@ -10,9 +10,10 @@ from litestar.params import MultipartBody, QueryParameter
 from sqlmodel import SQLModel
 
 from app.auth import requires
-from app.context import AppContext
+from app.dependencies import DbSession, Now, Policy
 from app.errors import problem
 from app.services.roster import RosterReport, import_roster
+from config import Settings
 from models import Role
 
 
@@ -51,7 +52,10 @@ class RosterController(Controller):
     async def import_roster(
         self,
         data: MultipartBody[RosterUpload],
-        context: NamedDependency[AppContext],
+        session: DbSession,
+        now: Now,
+        policy: Policy,
+        settings: NamedDependency[Settings],
         confirm: Annotated[bool, QueryParameter(name="confirm", required=False)] = False,
     ) -> RosterReportRead:
         """Check a roster CSV and report each line; with ``confirm=true``, apply it."""
@@ -60,17 +64,15 @@ class RosterController(Controller):
             content = await upload.read()
         finally:
             await upload.close()
-        arguments = {
-            "now": context.clock.now(),
-            "policy": context.policy,
-            "default_capacity": context.settings.default_capacity,
-        }
-        if confirm:
-            async with context.db.transaction() as session:
-                report = await import_roster(session, content, apply=True, **arguments)
-        else:
-            async with context.db.reading() as session:
-                report = await import_roster(session, content, apply=False, **arguments)
+        # A dry run writes nothing, so its transaction commits nothing.
+        report = await import_roster(
+            session,
+            content,
+            apply=confirm,
+            now=now,
+            policy=policy,
+            default_capacity=settings.default_capacity,
+        )
         if confirm and report.errors:
             raise problem(
                 422,
