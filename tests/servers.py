@@ -1,5 +1,6 @@
 """Real ``ess-router serve`` processes for tests that need a running service."""
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -10,6 +11,30 @@ from pathlib import Path
 import httpx
 
 BIN = Path(sys.executable).parent / "ess-router"
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Run ``ess-router ARGS`` with only the given ``ESS_`` settings."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ESS_")}
+    return subprocess.run(
+        [str(BIN), *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+async def wait_for(predicate, within: float = 20.0):  # type: ignore[no-untyped-def]
+    """Poll an async predicate until it returns something truthy, or fail."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        result = await predicate()
+        if result:
+            return result
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not met in time")
 
 
 def free_port() -> int:

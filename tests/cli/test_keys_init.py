@@ -1,28 +1,11 @@
 """A production installation: the key file is made by ``keys init``, then the service starts."""
 
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
-from tests.servers import ServerProcess
-
-BIN = Path(sys.executable).parent / "ess-router"
-
-
-def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("ESS_")}
-    return subprocess.run(
-        [str(BIN), *args],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.servers import ServerProcess, run_cli
 
 
 def test_prod_starts_once_keys_init_made_the_key_file(settings, tmp_path: Path) -> None:
@@ -34,19 +17,19 @@ def test_prod_starts_once_keys_init_made_the_key_file(settings, tmp_path: Path) 
         "ESS_DATA_DIR": str(tmp_path / "data"),
         "ESS_DATA_KEY_FILE": str(key_file),
     }
-    missing = run(env, "keys", "rotate")
+    missing = run_cli(env, "keys", "rotate")
     assert missing.returncode == 1
     assert "ess-router keys init" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
 
-    made = run(env, "keys", "init")
+    made = run_cli(env, "keys", "init")
     assert made.returncode == 0, made.stderr
     assert len(made.stdout.strip().splitlines()) == 1
     assert str(key_file) in made.stdout
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     content = key_file.read_bytes()
 
-    again = run(env, "keys", "init")
+    again = run_cli(env, "keys", "init")
     assert again.returncode == 1
     assert "existe déjà" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
@@ -54,7 +37,7 @@ def test_prod_starts_once_keys_init_made_the_key_file(settings, tmp_path: Path) 
 
     with ServerProcess(env, tmp_path / "server.log") as server:
         assert httpx.get(f"{server.url}/health", timeout=5).json() == {"status": "ok"}
-        rotated = run(env, "keys", "rotate", "--wait", "10")
+        rotated = run_cli(env, "keys", "rotate", "--wait", "10")
         assert rotated.returncode == 0, rotated.stderr
         assert "Nouvelle clé active : version 2" in rotated.stdout
         assert "L'ancienne clé peut être retirée" in rotated.stdout

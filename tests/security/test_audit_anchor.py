@@ -2,10 +2,6 @@
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -14,31 +10,7 @@ from sqlalchemy import text
 from models import audit
 from security.audit_anchor import checkpoint_path
 from tests.conftest import Ess, request_payload
-from tests.servers import ServerProcess
-
-BIN = Path(sys.executable).parent / "ess-router"
-
-
-def verify(env: dict[str, str]) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("ESS_")}
-    return subprocess.run(
-        [str(BIN), "audit", "verify"],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-async def wait_for(predicate, within: float = 20.0):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
+from tests.servers import ServerProcess, run_cli, wait_for
 
 
 async def test_cutting_off_the_newest_audit_entries_is_detected(
@@ -67,7 +39,7 @@ async def test_cutting_off_the_newest_audit_entries_is_detected(
 
         await wait_for(anchored)
         assert oct(path.stat().st_mode & 0o777) == "0o600"
-        sound = verify(env)
+        sound = run_cli(env, "audit", "verify")
         assert sound.returncode == 0, sound.stderr
         assert f"point de contrôle (entrée n° {newest[0]})" in sound.stdout
 
@@ -79,7 +51,7 @@ async def test_cutting_off_the_newest_audit_entries_is_detected(
         before = path.read_bytes()
         await asyncio.sleep(1)  # several ticks: the leader keeps the evidence
         assert path.read_bytes() == before
-        cut = verify(env)
+        cut = run_cli(env, "audit", "verify")
     assert cut.returncode == 1
     assert "journal d'audit tronqué" in cut.stderr
     assert f"les entrées n° {newest[0] - 1} à {newest[0]}" in cut.stderr
@@ -88,6 +60,6 @@ async def test_cutting_off_the_newest_audit_entries_is_detected(
     # The checkpoint itself cannot be moved back without the key.
     document = json.loads(path.read_text())
     path.write_text(json.dumps({**document, "seq": newest[0] - 2}))
-    forged = verify(env)
+    forged = run_cli(env, "audit", "verify")
     assert forged.returncode == 1
     assert "falsifié" in forged.stderr

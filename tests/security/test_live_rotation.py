@@ -1,11 +1,7 @@
 """Key rotation on running servers: taken up without a restart, and nothing lost."""
 
-import asyncio
 import os
 import shutil
-import subprocess
-import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,31 +13,7 @@ from app.services.keys import live_holders
 from models import Request
 from security.crypto import KeyRing
 from tests.conftest import Ess, request_payload
-from tests.servers import ServerProcess
-
-BIN = Path(sys.executable).parent / "ess-router"
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("ESS_")}
-    return subprocess.run(
-        [str(BIN), *args],
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-async def wait_for(predicate, within: float = 20.0):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
+from tests.servers import ServerProcess, run_cli, wait_for
 
 
 async def submit(http: httpx.AsyncClient, server: ServerProcess, ess: Ess, question: str) -> str:
@@ -85,7 +57,7 @@ async def test_rotation_while_servers_run_loses_nothing(ess: Ess, settings, tmp_
                 assert two.process is not None
                 await wait_for(lambda: _count_live(ess, 2))
 
-                rotated = cli(env, "keys", "rotate", "--wait", "3")
+                rotated = run_cli(env, "keys", "rotate", "--wait", "3")
                 assert rotated.returncode == 0, rotated.stderr
                 assert "Nouvelle clé active : version 2" in rotated.stdout
                 assert f"pid {two.process.pid}" in rotated.stderr
@@ -96,7 +68,7 @@ async def test_rotation_while_servers_run_loses_nothing(ess: Ess, settings, tmp_
                 # The other one still writes under key 1: retiring it is refused.
                 third = await submit(http, two, ess, "Par l'autre serveur")
                 assert KeyRing.wrapped_by(await stored_question(ess, third)) == 1
-                refused = cli(env, "keys", "retire", "1")
+                refused = run_cli(env, "keys", "retire", "1")
                 assert refused.returncode == 1
                 assert "chiffre encore les écritures de 1 serveur(s)" in refused.stderr
                 assert f"pid {two.process.pid}" in refused.stderr
@@ -108,14 +80,14 @@ async def test_rotation_while_servers_run_loses_nothing(ess: Ess, settings, tmp_
                 shutil.copyfile(key_file, incoming)
                 os.replace(incoming, stale)
                 await wait_for(lambda: _all_active(ess, 2))
-                refused = cli(env, "keys", "retire", "1")
+                refused = run_cli(env, "keys", "retire", "1")
                 assert refused.returncode == 1
                 assert "1 valeur(s) stockée(s) dépendent encore de la clé version 1" in (
                     refused.stderr
                 )
-                rewrapped = cli(env, "keys", "rewrap")
+                rewrapped = run_cli(env, "keys", "rewrap")
                 assert rewrapped.returncode == 0, rewrapped.stderr
-                retired = cli(env, "keys", "retire", "1")
+                retired = run_cli(env, "keys", "retire", "1")
                 assert retired.returncode == 0, retired.stderr
                 shutil.copyfile(key_file, incoming)
                 os.replace(incoming, stale)
