@@ -15,6 +15,7 @@ from security import keyfile
 from security.vault import Vault
 from sla.calendar import Calendar, build_calendar
 from sla.deadlines import Delays, SlaPolicy
+from sla.scheduler import SlaScheduler
 
 
 @dataclass(eq=False)
@@ -22,6 +23,8 @@ class AppContext:
     settings: Settings
     db: Database
     clock: Clock
+    scheduler: SlaScheduler | None = None
+    """The SLA scheduler, while the server's lifespan runs it (readiness looks at it)."""
 
     @cached_property
     def jwt_auth(self) -> JWTCookieAuth[User, Token]:

@@ -5,7 +5,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, get
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
@@ -18,6 +18,7 @@ from app.context import AppContext
 from app.csrf import csrf_middleware
 from app.dependencies import dependencies
 from app.errors import internal_error_handler, problem_details_plugin, validation_error_handler
+from app.health import health, ready
 from app.headers import security_headers
 from app.openapi import ProblemResponsesPlugin
 from app.services.keys import KeyHeartbeat
@@ -32,12 +33,6 @@ from sla.scheduler import SlaScheduler
 logger = logging.getLogger("ess_router")
 # APScheduler announces every job run at INFO; its warnings are what matter.
 logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
-
-@get("/health", exclude_from_auth=True, tags=["service"])
-async def health() -> dict[str, str]:
-    """Say whether the service is up."""
-    return {"status": "ok"}
 
 
 def build_context() -> AppContext:
@@ -62,6 +57,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
             ),
         )
         scheduler.start()
+        context.scheduler = scheduler
         sender = OutboxSender(
             context.db,
             context.clock,
@@ -79,11 +75,12 @@ def create_app(context: AppContext | None = None) -> Litestar:
             stop.set()
             await sending
             await beating
+            context.scheduler = None
             await scheduler.stop()
             await context.db.dispose()
 
     app = Litestar(
-        route_handlers=[health, api_router],
+        route_handlers=[health, ready, api_router],
         dependencies=dependencies(),
         on_app_init=[context.jwt_auth.on_app_init],
         # Not ``csrf_config=``: Litestar would then check every request, bearer ones too.

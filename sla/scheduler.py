@@ -56,6 +56,16 @@ class SlaScheduler:
         )
         self._scheduler.start()
 
+    @property
+    def running(self) -> bool:
+        """Whether the tick job is scheduled in this process."""
+        return self._scheduler is not None
+
+    @property
+    def leads(self) -> bool:
+        """Whether this process holds the tick's leadership (always on SQLite once started)."""
+        return self.running and (self.db.is_sqlite or self._leader is not None)
+
     async def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
