@@ -62,4 +62,5 @@ class AppContext:
                 warn_at=sla.warn_at,
             ),
             fallback_to_specialty=self.settings.dispatch.fallback_to_specialty,
+            alarm_delay=self.settings.dispatch.alarm_delay,
         )

@@ -147,6 +147,10 @@ class SlaSettings(BaseModel):
 class DispatchSettings(BaseModel):
     fallback_to_specialty: bool = True
     """When nobody of the sub-specialty is eligible, try the whole specialty."""
+    alarm_delay: Duration = timedelta(minutes=5)
+    """How long the coordinator's alarm digest gathers the requests nobody can take
+    while the ESS is closed before it is sent (urgent ones with nobody on call, or
+    any that nobody will take at a reopening that has come)."""
 
 
 class ReportSettings(BaseModel):

@@ -26,6 +26,7 @@ from models.outbox import (
     NotificationKind,
     OutboxMessage,
     OutboxStatus,
+    add_to_coordinators_digest,
     enqueue,
     notify_coordinators,
 )
@@ -115,6 +116,7 @@ __all__ = [
     "UserRead",
     "UserSubspecialty",
     "UserUpdate",
+    "add_to_coordinators_digest",
     "check_transition",
     "enqueue",
     "notify_coordinators",

@@ -150,6 +150,9 @@ class Request(SQLModel, table=True):
     cancelled_at: datetime | None = None
     acknowledge_due_at: datetime | None = None
     answer_due_at: datetime | None = None
+    # ``pending`` while the calendar is closed, with someone eligible at this opening:
+    # the request waits quietly and the scheduler's first tick from then assigns it.
+    waiting_until: datetime | None = None
     sla_state: SlaState = Field(default=SlaState.OK, sa_type=String(20))
     # Deadline bookkeeping (see sla.deadlines): warning instants, what has fired,
     # the time left while paused, and the next instant anything may fire.
@@ -240,6 +243,7 @@ class RequestRead(SQLModel):
     cancelled_at: datetime | None
     acknowledge_due_at: datetime | None
     answer_due_at: datetime | None
+    waiting_until: datetime | None = None
     sla_state: SlaState
     usefulness: int | None
     referral_avoided: bool | None

@@ -25,6 +25,7 @@ SUBJECTS = {
     NotificationKind.SLA_WARNING: "Délai bientôt atteint – demande {reference}",
     NotificationKind.SLA_BREACH: "Délai dépassé – demande {reference}",
     NotificationKind.ACK_MISSED: "Demande {reference} réattribuée",
+    NotificationKind.WAITING_DIGEST: "{count} en attente sans spécialiste",
 }
 
 DEADLINE_LABELS = {"acknowledge": "d'accusé de réception", "answer": "de réponse"}
@@ -61,7 +62,12 @@ def render(message: OutboxMessage, *, recipient_name: str, base_url: str, zone: 
         "deadline_label": DEADLINE_LABELS.get(str(params.get("deadline", "")), ""),
         "due_label": due_label,
     }
-    subject = "[ESS] " + SUBJECTS[NotificationKind(message.kind)].format(reference=reference)
+    items = [_digest_item(item, base_url, zone) for item in params.get("items", [])]
+    context["items"] = items
+    count = f"{len(items)} demande{'s' if len(items) > 1 else ''}"
+    subject = "[ESS] " + SUBJECTS[NotificationKind(message.kind)].format(
+        reference=reference, count=count
+    )
     context["subject"] = subject
     kind = NotificationKind(message.kind).value
     return Email(
@@ -69,3 +75,24 @@ def render(message: OutboxMessage, *, recipient_name: str, base_url: str, zone: 
         text=_environment.get_template(f"{kind}.txt.j2").render(context),
         html=_environment.get_template(f"{kind}.html.j2").render(context),
     )
+
+
+def _local(iso: str, zone: ZoneInfo) -> str:
+    return datetime.fromisoformat(iso).astimezone(zone).strftime("%d/%m/%Y à %H:%M")
+
+
+def _digest_item(item: dict, base_url: str, zone: ZoneInfo) -> dict[str, str]:
+    """One line of the coordinators' digest: the reference, why it waits, the link."""
+    urgent = item.get("priority") == "urgent"
+    waiting = item.get("waiting_until")
+    if urgent and waiting:
+        why = f"urgente, personne d'astreinte : attribuée à l'ouverture, le {_local(waiting, zone)}"
+    elif urgent:
+        why = "urgente, personne d'astreinte et aucun spécialiste disponible à l'ouverture"
+    else:
+        why = "aucun spécialiste disponible à l'ouverture"
+    return {
+        "reference": str(item.get("reference", "")),
+        "why": why,
+        "link": f"{base_url}/requests/{item.get('request_id')}",
+    }

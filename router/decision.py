@@ -13,9 +13,12 @@ the two in agreement.
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
 
 
 class Exclusion(StrEnum):
@@ -132,6 +135,83 @@ def explain(decision: Decision, pool_label: str) -> str:
         f"rotation : {count} spécialiste{plural} éligible{plural} ({pool_label}), "
         f"{decision.chosen.name} est celui ou celle qui a reçu une demande le moins récemment"
     )
+
+
+class Rule(StrEnum):
+    """What a dispatch event says decided it (``detail["rule"]``)."""
+
+    ROTATION = "least_recently_assigned"
+    NOBODY = "nobody_eligible"
+    WAITING = "waiting_for_opening"
+    MANUAL = "manual"
+
+
+class Alarm(StrEnum):
+    """Whether, and how, the coordinators hear of a request left ``pending``."""
+
+    NONE = "none"
+    NOW = "now"  # its own e-mail at once: the ESS is open and nobody can take it
+    DIGEST = "digest"  # into the coordinators' digest, sent after the gathering delay
+    DIGEST_AT_OPENING = "digest_at_opening"  # into the digest, sent when the ESS opens
+
+
+def pending_alarm(
+    *, closed: bool, waiting: bool, urgent: bool, was_waiting: bool, retry: bool
+) -> Alarm:
+    """Tell whether a request nobody can take now is worth an alarm, and when.
+
+    ``closed``: the calendar is closed now; ``waiting``: someone of the pool will be
+    eligible at the next opening, so the request waits for it. Nobody is alarmed
+    for a request that will be with a specialist at opening, unless it is urgent
+    (nobody on call). An alarm about work that can only start at opening is sent
+    at opening, gathered with the others; an urgent one after the short gathering
+    delay. A new attempt (``retry``) is news only when a promised opening will find
+    nobody after all (an absence declared in the night, nobody there at opening).
+    """
+    if retry:
+        if not (was_waiting and not waiting):
+            return Alarm.NONE
+        return Alarm.DIGEST_AT_OPENING if closed and not urgent else Alarm.DIGEST
+    if not closed:
+        return Alarm.NOW
+    if urgent:
+        return Alarm.DIGEST
+    return Alarm.NONE if waiting else Alarm.DIGEST_AT_OPENING
+
+
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def local_label(instant: datetime, zone: ZoneInfo) -> str:
+    """Say an instant in French local time: « lundi 07/12/2026 à 08:00 »."""
+    local = instant.astimezone(zone)
+    return f"{WEEKDAYS[local.weekday()]} {local:%d/%m/%Y} à {local:%H:%M}"
+
+
+def explain_closed(at_opening: Decision, pool_label: str, opening: str) -> str:
+    """Say in French why a request sent while the ESS is closed is left ``pending``."""
+    count = at_opening.eligible_count
+    if count == 0:
+        return (
+            f"ESS fermée, personne de garde ({pool_label}), et personne ne sera disponible "
+            f"à l'ouverture, {opening}"
+        )
+    plural = "s" if count > 1 else ""
+    verb = "seront" if count > 1 else "sera"
+    return (
+        f"ESS fermée, personne de garde ({pool_label}) : en attente de l'ouverture, {opening}, "
+        f"où {count} spécialiste{plural} {verb} éligible{plural}"
+    )
+
+
+def participant_reason(detail: Mapping[str, Any]) -> str:
+    """What the requester reads of a ``pending`` event: no names, no reasons, the time."""
+    if detail.get("rule") == Rule.WAITING and detail.get("opening"):
+        return (
+            "En attente de l'ouverture de l'ESS : la demande sera confiée à un spécialiste "
+            f"{detail['opening']}."
+        )
+    return "Aucun spécialiste disponible pour l'instant : la demande attend."
 
 
 def excluded_detail(decision: Decision) -> list[dict[str, str]]:

@@ -11,7 +11,7 @@ row, and the pending backlog is read with ``SKIP LOCKED`` so it never waits on a
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Uuid, bindparam, case, func, select, text, update
@@ -24,12 +24,22 @@ from models import (
     Request,
     Status,
     User,
+    add_to_coordinators_digest,
     enqueue,
     notify_coordinators,
 )
 from models.history import record
 from models.storage import Database
-from router.decision import Decision, excluded_detail, explain
+from router.decision import (
+    Alarm,
+    Decision,
+    Rule,
+    excluded_detail,
+    explain,
+    explain_closed,
+    local_label,
+    pending_alarm,
+)
 from router.eligibility import BusinessHours, Moment, decide_in_database
 from sla.deadlines import SlaPolicy, start_acknowledge_clock
 
@@ -42,6 +52,8 @@ class DispatchPolicy:
     zone: ZoneInfo
     sla: SlaPolicy
     fallback_to_specialty: bool = True
+    # How long the coordinators' digest gathers alarms before it is sent.
+    alarm_delay: timedelta = timedelta(minutes=5)
 
 
 # session.info key: (the transaction, the pools it has locked).
@@ -77,22 +89,19 @@ async def lock_pool(session: AsyncSession, specialty_code: str) -> None:
     held[1].add(specialty_code)
 
 
-async def dispatch(
-    session: AsyncSession,
-    request: Request,
-    *,
-    now: datetime,
-    policy: DispatchPolicy,
-    actor_id: uuid.UUID | None = None,
-    retry: bool = False,
-) -> Decision:
-    """Assign ``request`` to the next eligible specialist, or leave it ``pending``.
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The rules applied to a request's pool at one moment, with the fallback."""
 
-    ``retry`` marks a new attempt for a request already waiting: finding nobody
-    again is not news, so it writes no event and notifies nobody.
-    """
-    await lock_pool(session, request.specialty_code)
-    moment = Moment.at(now, policy.calendar, policy.zone)
+    decision: Decision
+    pool_label: str
+    ladder: list[dict[str, object]]
+
+
+async def judge(
+    session: AsyncSession, request: Request, moment: Moment, policy: DispatchPolicy
+) -> Judgement:
+    """Apply the rules to the sub-specialty's pool, then (if nobody) the specialty's."""
     use_sub = request.subspecialty_code is not None
     pool_label = (
         f"sur-spécialité {request.subspecialty_code}"
@@ -105,12 +114,37 @@ async def dispatch(
         pool_label = f"repli sur la spécialité {request.specialty_code}"
         decision = await decide_in_database(session, request, moment, use_subspecialty=False)
         ladder.append({"pool": pool_label, "eligible": decision.eligible_count})
+    return Judgement(decision, pool_label, ladder)
 
+
+async def dispatch(
+    session: AsyncSession,
+    request: Request,
+    *,
+    now: datetime,
+    policy: DispatchPolicy,
+    actor_id: uuid.UUID | None = None,
+    retry: bool = False,
+) -> Decision:
+    """Assign ``request`` to the next eligible specialist, or leave it ``pending``.
+
+    While the calendar is closed and nobody is on call, the rules are applied once
+    more at the next opening: if someone will be eligible then, the request waits
+    for it quietly (``waiting_until``) and the first tick from then assigns it; the
+    coordinators are alarmed as ``pending_alarm`` says. ``retry`` marks a new
+    attempt for a request already waiting: finding nobody again is not news, so it
+    writes an event only if the waiting changed and alarms only if a promised
+    opening will find nobody.
+    """
+    await lock_pool(session, request.specialty_code)
+    moment = Moment.at(now, policy.calendar, policy.zone)
+    current = await judge(session, request, moment, policy)
+    decision = current.decision
     detail: dict[str, object] = {
-        "reason": explain(decision, pool_label),
-        "rule": "least_recently_assigned" if decision.chosen else "nobody_eligible",
+        "reason": explain(decision, current.pool_label),
+        "rule": Rule.ROTATION if decision.chosen else Rule.NOBODY,
         "eligible_count": decision.eligible_count,
-        "ladder": ladder,
+        "ladder": current.ladder,
         "excluded": excluded_detail(decision),
         "excluded_counts": {k.value: v for k, v in decision.excluded_counts.items()},
     }
@@ -124,25 +158,72 @@ async def dispatch(
             actor_id=actor_id,
             detail=detail,
         )
-    elif not retry:
-        request.assignee_id = None
-        request.assigned_at = None
-        request.acknowledge_due_at = request.acknowledge_warn_at = None
-        record(
-            session,
-            request,
-            EventKind.PENDING,
-            at=now,
-            actor_id=actor_id,
-            to_status=Status.PENDING,
-            detail=detail,
-        )
+        return decision
+
+    closed = not moment.business_time
+    waiting_until: datetime | None = None
+    if closed:
+        opening = policy.calendar.next_opening(now)
+        then = Moment.at(opening, policy.calendar, policy.zone)
+        later = await judge(session, request, then, policy)
+        label = local_label(opening, policy.zone)
+        if later.decision.chosen is not None:
+            waiting_until = opening
+            detail["rule"] = Rule.WAITING
+            detail["waiting_until"] = opening.isoformat()
+        detail["reason"] = explain_closed(later.decision, current.pool_label, label)
+        detail["opening"] = label
+        detail["at_opening"] = {
+            "eligible_count": later.decision.eligible_count,
+            "ladder": later.ladder,
+        }
+    was_waiting = request.waiting_until
+    if retry and was_waiting == waiting_until:
+        return decision
+    request.waiting_until = waiting_until
+    request.assignee_id = None
+    request.assigned_at = None
+    request.acknowledge_due_at = request.acknowledge_warn_at = None
+    record(
+        session,
+        request,
+        EventKind.PENDING,
+        at=now,
+        actor_id=actor_id,
+        to_status=Status.PENDING,
+        detail=detail,
+    )
+    alarm = pending_alarm(
+        closed=closed,
+        waiting=waiting_until is not None,
+        urgent=request.priority == Priority.URGENT,
+        was_waiting=was_waiting is not None,
+        retry=retry,
+    )
+    if alarm == Alarm.NOW:
         await notify_coordinators(
             session,
             NotificationKind.PENDING,
             request_id=request.id,
             now=now,
             params={"reference": request.reference},
+        )
+    elif alarm != Alarm.NONE:
+        send_at = (
+            policy.calendar.next_opening(now)
+            if alarm == Alarm.DIGEST_AT_OPENING
+            else now + policy.alarm_delay
+        )
+        await add_to_coordinators_digest(
+            session,
+            item={
+                "reference": request.reference,
+                "request_id": str(request.id),
+                "priority": request.priority,
+                "waiting_until": detail.get("waiting_until"),
+            },
+            now=now,
+            not_before=send_at,
         )
     return decision
 
@@ -172,6 +253,7 @@ async def assign(
     """Give ``request`` to ``specialist_id``, take their turn in the rotation, tell them."""
     request.assignee_id = specialist_id
     request.assigned_at = now
+    request.waiting_until = None
     request.accepted_at = None
     start_acknowledge_clock(request, now, policy.sla)
     record(

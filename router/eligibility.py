@@ -53,6 +53,8 @@ EXPLAIN_LIMIT = 200
 class BusinessHours(Protocol):
     def is_business_time(self, instant: datetime) -> bool: ...
 
+    def next_opening(self, instant: datetime) -> datetime: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Moment:

@@ -41,6 +41,10 @@ class Calendar(Protocol):
         """Tell whether ``instant`` falls in business time (counts towards a deadline)."""
         ...
 
+    def next_opening(self, instant: datetime) -> datetime:
+        """Return the first business instant at or after ``instant``, in UTC."""
+        ...
+
 
 def _utc(instant: datetime, name: str = "instant") -> datetime:
     if instant.tzinfo is None or instant.utcoffset() is None:
@@ -72,6 +76,10 @@ class TwentyFourSevenCalendar:
         """Tell whether ``instant`` falls in business time (always)."""
         _utc(instant)
         return True
+
+    def next_opening(self, instant: datetime) -> datetime:
+        """Return ``instant`` in UTC: the calendar never closes."""
+        return _utc(instant)
 
     def __repr__(self) -> str:
         return "TwentyFourSevenCalendar()"
@@ -200,6 +208,14 @@ class BusinessCalendar:
         moment = _utc(instant)
         day = moment.astimezone(self.zone).date()
         return any(begin <= moment < end for begin, end in self.open_intervals(day))
+
+    def next_opening(self, instant: datetime) -> datetime:
+        """Return the first business instant at or after ``instant`` (itself when open), in UTC."""
+        moment = _utc(instant)
+        for begin, end in self._intervals_from(moment):
+            if end > moment:
+                return max(begin, moment)
+        raise AssertionError("unreachable: the interval generator never ends")
 
     def _to_utc(self, day: date, wall_clock: time) -> datetime:
         # fold=0: an ambiguous time takes its first occurrence, and a time in the

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.services.requests import get_visible, shows_clinical_content
 from models import EventKind, EventRead, RequestDecline, RequestEvent, User
 from models.audit import note
+from router.decision import participant_reason
 from security.vault import Vault
 
 
@@ -74,7 +75,7 @@ def _participant_event(
             else "Demande attribuée à un spécialiste de l'ESS"
         }
     elif event.kind == EventKind.PENDING:
-        detail = {"reason": "Aucun spécialiste disponible pour l'instant : la demande attend."}
+        detail = {"reason": participant_reason(detail)}
     elif event.kind == EventKind.DECLINED:
         detail = {"reason": detail.get("reason"), "label": detail.get("label")}
         comment = comments.get(event.actor_id) if event.actor_id else None

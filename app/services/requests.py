@@ -473,6 +473,7 @@ def to_read(request: Request, viewer: User, vault: Vault) -> RequestRead:
         cancelled_at=request.cancelled_at,
         acknowledge_due_at=request.acknowledge_due_at,
         answer_due_at=request.answer_due_at,
+        waiting_until=request.waiting_until,
         sla_state=request.sla_state,
         usefulness=request.usefulness,
         referral_avoided=request.referral_avoided,

@@ -1,7 +1,7 @@
 """Notifications through a real SMTP server: content, outages, TLS, bad credentials."""
 
 import ssl
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -116,7 +116,13 @@ async def test_no_notification_carries_clinical_content(
         await client.patch(
             f"/api/v1/users/{user.id}", json={"active": False}, headers=ess.auth(ess.coordinator)
         )
+    # pending, the ESS open: the coordinator's e-mail at once (Tuesday 10:00).
+    clock.set(datetime(2026, 3, 3, 10, 0, tzinfo=PARIS))
     await submit(client, ess, question=question, patient=patient)
+    # waiting_digest: an urgent one in the evening, nobody on call, in the digest.
+    clock.set(datetime(2026, 3, 3, 20, 0, tzinfo=PARIS))
+    await submit(client, ess, question=question, patient=patient, priority="urgent")
+    clock.advance(ess.context.policy.alarm_delay)
     assert second["reference"]
 
     sender = sender_for(ess, clock, host="127.0.0.1", port=smtp_server.port)
@@ -132,6 +138,7 @@ async def test_no_notification_carries_clinical_content(
         "ack_missed",
         "sla_breach",
         "pending",
+        "waiting_digest",
     }
     assert all(row.status == "sent" for row in await rows(ess))
     assert len(smtp_server.inbox.messages) == len(await rows(ess))
