@@ -370,3 +370,19 @@ holiday_free_instants = st.one_of(
 @given(start=holiday_free_instants, duration=durations)
 def test_all_day_business_calendar_matches_real_time(start: datetime, duration: timedelta) -> None:
     assert ALL_DAY.add(start, duration) == ALWAYS.add(start, duration)
+
+
+def test_next_opening_is_the_start_of_the_next_open_interval() -> None:
+    # Friday 19:00 → Monday 08:00; a Thursday-evening request → Friday 08:00.
+    assert BUSINESS.next_opening(paris(2026, 1, 16, 19)) == paris(2026, 1, 19, 8)
+    assert BUSINESS.next_opening(paris(2026, 1, 15, 22, 30)) == paris(2026, 1, 16, 8)
+    # Open: the instant itself; the closing instant is closed (half-open hours).
+    assert BUSINESS.next_opening(paris(2026, 1, 16, 10, 15)) == paris(2026, 1, 16, 10, 15)
+    assert BUSINESS.next_opening(paris(2026, 1, 16, 18)) == paris(2026, 1, 19, 8)
+    # Ascension Thursday (14 May 2026) is skipped; the lunch break waits until 14:00.
+    assert BUSINESS.next_opening(paris(2026, 5, 13, 20)) == paris(2026, 5, 15, 8)
+    split = BusinessCalendar(PARIS, opening_hours={0: [(time(8), time(12)), (time(14), time(18))]})
+    assert split.next_opening(paris(2026, 1, 19, 12, 30)) == paris(2026, 1, 19, 14)
+    # Results are in UTC; 24/7 is always open.
+    assert BUSINESS.next_opening(paris(2026, 1, 17, 3)).tzinfo == UTC
+    assert ALWAYS.next_opening(paris(2026, 1, 17, 3)) == paris(2026, 1, 17, 3)
