@@ -18,8 +18,8 @@ from app.context import AppContext
 from app.csrf import csrf_middleware
 from app.dependencies import dependencies
 from app.errors import internal_error_handler, problem_details_plugin, validation_error_handler
-from app.health import health, ready
 from app.headers import security_headers
+from app.health import health, ready
 from app.openapi import ProblemResponsesPlugin
 from app.services.keys import KeyHeartbeat
 from app.throttle import address_throttle

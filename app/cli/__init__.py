@@ -5,6 +5,7 @@ import sys
 import click
 
 from app.cli.audit import audit
+from app.cli.backup import backup, restore
 from app.cli.db import db
 from app.cli.keys import keys
 from app.cli.outbox import outbox
@@ -26,7 +27,7 @@ def cli() -> None:
     pass
 
 
-for command in (serve, db, user, token, roster, outbox, keys, audit, report):
+for command in (serve, db, user, token, roster, outbox, keys, audit, report, backup, restore):
     cli.add_command(command)
 
 
