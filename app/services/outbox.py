@@ -25,13 +25,20 @@ class NotificationRead(SQLModel):
     sent_at: datetime | None
 
 
+def reference_of(row: OutboxMessage) -> str | None:
+    """The request's reference; a digest's are listed, comma-separated."""
+    if row.kind == NotificationKind.WAITING_DIGEST:
+        return ", ".join(str(item.get("reference")) for item in row.params.get("items", []))
+    return row.params.get("reference")
+
+
 def to_read(row: OutboxMessage) -> NotificationRead:
     return NotificationRead(
         id=row.id,
         kind=row.kind,
         recipient_id=row.recipient_id,
         request_id=row.request_id,
-        reference=row.params.get("reference"),
+        reference=reference_of(row),
         status=row.status,
         attempts=row.attempts,
         last_error=row.last_error,

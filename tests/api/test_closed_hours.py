@@ -162,6 +162,11 @@ async def test_nobody_at_the_opening_either_is_one_digest_per_coordinator_at_ope
     for row in rows:
         assert row.next_attempt_at == OPENING
         assert [item["reference"] for item in row.params["items"]] == [r["reference"] for r in sent]
+    # The coordinator sees it waiting for the opening among the notifications.
+    listed = (await client.get("/api/v1/notifications", headers=ess.auth(ess.coordinator))).json()
+    assert [(n["kind"], n["reference"], at(n["next_attempt_at"])) for n in listed] == [
+        ("waiting_digest", ", ".join(r["reference"] for r in sent), OPENING)
+    ] * 2
     # Ticks in the night and at the opening, still nobody: nothing more.
     await tick(ess, clock, paris(2026, 3, 8, 12))
     await tick(ess, clock, OPENING)
