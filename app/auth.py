@@ -1,6 +1,7 @@
 """Tokens (Litestar's JWT, in the bearer header or the session cookie) and role guards."""
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -52,8 +53,20 @@ def build_jwt_auth(settings: Settings, db: Database) -> JWTCookieAuth[User, Toke
     )
 
 
-def issue_token(auth: JWTCookieAuth[User, Token], user: User) -> str:
-    return auth.create_token(identifier=str(user.id), token_unique_jwt_id=uuid.uuid4().hex)
+def issue_token(
+    auth: JWTCookieAuth[User, Token],
+    user: User,
+    *,
+    audience: str | None = None,
+    expiration: timedelta | None = None,
+) -> str:
+    """Sign a token for ``user``; an ``audience`` narrows it (``app.enrolment``)."""
+    return auth.create_token(
+        identifier=str(user.id),
+        token_unique_jwt_id=uuid.uuid4().hex,
+        token_audience=audience,
+        token_expiration=expiration,
+    )
 
 
 def session_cookie(auth: JWTCookieAuth[User, Token], token: str) -> Cookie:

@@ -17,6 +17,7 @@ from app.body import JSON_MAX_BYTES, JsonRequest, allow_uploads
 from app.context import AppContext
 from app.csrf import csrf_middleware
 from app.dependencies import dependencies
+from app.enrolment import enrolment_guard
 from app.errors import internal_error_handler, problem_details_plugin, validation_error_handler
 from app.headers import security_headers
 from app.health import health, ready
@@ -82,6 +83,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[health, ready, api_router],
         dependencies=dependencies(),
+        guards=[enrolment_guard],
         on_app_init=[context.jwt_auth.on_app_init],
         # Not ``csrf_config=``: Litestar would then check every request, bearer ones too.
         middleware=[

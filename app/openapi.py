@@ -52,7 +52,8 @@ class ProblemDetails:
 DESCRIPTIONS = {
     400: "Données mal formées : JSON invalide, champ manquant ou d'un mauvais type, "
     "paramètre invalide (les champs fautifs sont dans `errors`).",
-    401: "Authentification requise : jeton absent, invalide ou expiré, ou compte désactivé.",
+    401: "Authentification requise : jeton absent, invalide ou expiré, compte désactivé, ou "
+    "jeton limité à l'activation de la double authentification.",
     403: "Action réservée à d'autres rôles.",
     404: "Ressource introuvable, ou que l'appelant n'a pas le droit de voir.",
     409: "Conflit avec l'état actuel (par exemple une demande déjà traitée ou modifiée "
@@ -169,7 +170,9 @@ class ProblemResponsesPlugin(ReceiveRoutePlugin):
             statuses.add(400)
         if self._authenticated(route, handler):
             statuses.add(401)
-            if handler.resolve_guards():
+            # A guard that finishes authentication (app.enrolment) answers 401, not 403.
+            guards = [getattr(g, "func", g) for g in handler.resolve_guards()]
+            if any(not getattr(g, "authenticates", False) for g in guards):
                 statuses.add(403)
             if handler.http_methods - {"GET", "HEAD"}:
                 statuses.add(409)

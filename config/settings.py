@@ -7,7 +7,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, IPvAnyNetwork, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -161,6 +169,12 @@ class ReportSettings(BaseModel):
     coverage rate (10 % to create an ESS, 30 % then 50 % targeted); unset: no coverage."""
 
 
+class AuthSettings(BaseModel):
+    require_totp: bool | None = None
+    """Every account must use a second factor (TOTP): one without it logs in only to
+    enrol. Unset: on when ``env`` is ``prod``, off in ``dev``."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ESS_",
@@ -207,6 +221,15 @@ class Settings(BaseSettings):
     """How requests are assigned."""
     report: ReportSettings = ReportSettings()
     """The activity report (ESS name, territory for the coverage rate)."""
+    auth: AuthSettings = AuthSettings()
+    """How people authenticate (second factor)."""
+
+    @model_validator(mode="after")
+    def _default_require_totp(self) -> "Settings":
+        # Production reaches health data: strong authentication unless said otherwise.
+        if self.auth.require_totp is None:
+            self.auth = self.auth.model_copy(update={"require_totp": self.env == "prod"})
+        return self
 
     @field_validator("base_url")
     @classmethod

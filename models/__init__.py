@@ -51,6 +51,7 @@ from models.request import (
     SlaState,
     Unreadable,
 )
+from models.second_factor import RecoveryCode, UserTotp
 from models.specialty import (
     Specialty,
     SpecialtyCreate,
@@ -91,6 +92,7 @@ __all__ = [
     "Outcome",
     "PatientIdentity",
     "Priority",
+    "RecoveryCode",
     "ReferenceCounter",
     "Request",
     "RequestCreate",
@@ -115,6 +117,7 @@ __all__ = [
     "UserCreate",
     "UserRead",
     "UserSubspecialty",
+    "UserTotp",
     "UserUpdate",
     "add_to_coordinators_digest",
     "check_transition",

@@ -13,6 +13,7 @@ from app.api.indicators import IndicatorController, ReportController
 from app.api.outbox import OutboxController
 from app.api.requests import RequestController
 from app.api.roster import RosterController
+from app.api.second_factor import SecondFactorController
 from app.api.sla import SlaController
 
 api_router = Router(
@@ -20,6 +21,7 @@ api_router = Router(
     route_handlers=[
         AuthController,
         MeController,
+        SecondFactorController,
         SpecialtyController,
         UserController,
         RosterController,

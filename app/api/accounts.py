@@ -8,15 +8,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel import Field, SQLModel
 
+from app.api.second_factor import account_throttle
 from app.auth import issue_token, requires, session_cookie
 from app.context import AppContext
-from app.dependencies import CurrentUser, DbSession, Now, Policy
+from app.dependencies import CurrentUser, DbSession, Keys, Now, Policy
+from app.enrolment import ENROLMENT_AUDIENCE, ENROLMENT_TOKEN_TTL
 from app.errors import problem
 from app.openapi import problem_responses
-from app.services import availability
+from app.services import availability, second_factor
 from app.services import specialties as specialty_service
 from app.services import users as user_service
-from app.throttle import STORE_NAME, AccountThrottle
 from config import Settings
 from models import (
     AbsenceCreate,
@@ -30,19 +31,28 @@ from models import (
     UserRead,
     UserUpdate,
 )
-from models.identifiers import normalize_email
 from models.input import Input, SingleLine
 
 
 class LoginCreate(Input):
     email: SingleLine = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=200)
+    otp: SingleLine | None = Field(
+        default=None,
+        max_length=40,
+        description="accounts with a second factor: the 6-digit code, or a recovery code",
+    )
 
 
 class TokenRead(SQLModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
+    second_factor_enrolment_required: bool = Field(
+        default=False,
+        description="the token reaches only /me/totp: the service requires a second factor "
+        "and the account has none yet",
+    )
 
 
 class AuthController(Controller):
@@ -61,28 +71,45 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[LoginCreate],
-        read_session: DbSession,
+        session: DbSession,
+        vault: Keys,
         now: Now,
         context: NamedDependency[AppContext],
     ) -> Response[TokenRead]:
-        """Exchange an e-mail and password for a bearer token (and the session cookie)."""
+        """Exchange an e-mail and password (and ``otp``, if the account has a second factor)
+        for a bearer token and the session cookie.
+
+        An account with a second factor and no ``otp`` gets 401 with
+        ``second_factor_required: true``: send the same login again with the code.
+        """
         settings = context.settings
-        email = normalize_email(data.email)
-        throttle = AccountThrottle(
-            request.app.stores.get(STORE_NAME),
-            settings.login_failures_per_account,
-            settings.login_failure_window,
-            now,
-        )
-        await throttle.attempt(email)
-        user = await user_service.authenticate(read_session, email, data.password)
-        if user is None:
-            raise problem(401, "Adresse e-mail ou mot de passe incorrect.")
-        await throttle.succeeded(email)
+        try:
+            user, stage = await second_factor.log_in(
+                session,
+                vault,
+                account_throttle(request, settings, now),
+                email=data.email,
+                password=data.password,
+                otp=data.otp,
+                now=now,
+                required=bool(settings.auth.require_totp),
+            )
+        except second_factor.LoginRefused as refused:
+            extra = {"second_factor_required": True} if refused.second_factor_required else {}
+            raise problem(401, str(refused), **extra) from None
         auth = context.jwt_auth
-        token = issue_token(auth, user)
+        if stage is second_factor.LoginStage.ENROLMENT_ONLY:
+            ttl = ENROLMENT_TOKEN_TTL
+            token = issue_token(auth, user, audience=ENROLMENT_AUDIENCE, expiration=ttl)
+        else:
+            ttl = settings.token_ttl
+            token = issue_token(auth, user)
         return Response(
-            TokenRead(access_token=token, expires_in=int(settings.token_ttl.total_seconds())),
+            TokenRead(
+                access_token=token,
+                expires_in=int(ttl.total_seconds()),
+                second_factor_enrolment_required=stage is second_factor.LoginStage.ENROLMENT_ONLY,
+            ),
             cookies=[session_cookie(auth, token)],
         )
 

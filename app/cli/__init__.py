@@ -13,6 +13,7 @@ from app.cli.report import report
 from app.cli.roster import roster
 from app.cli.serve import serve
 from app.cli.token import token
+from app.cli.totp import reset_totp
 from app.cli.user import user
 from security.files import use_private_umask
 
@@ -29,6 +30,7 @@ def cli() -> None:
 
 for command in (serve, db, user, token, roster, outbox, keys, audit, report, backup, restore):
     cli.add_command(command)
+user.add_command(reset_totp)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from config import Clock
-from models import Attachment, KeyHolder, Message, Request, RequestDecline
+from models import Attachment, KeyHolder, Message, Request, RequestDecline, UserTotp
 from models.storage import Database
 from security.crypto import KeyRing
 from security.envelope import STREAM_HEADER_SIZE, DecryptionError
@@ -41,6 +41,7 @@ ENCRYPTED: list[tuple[Any, list[str]]] = [
     (Message, ["body"]),
     (Attachment, ["filename"]),
     (RequestDecline, ["comment"]),
+    (UserTotp, ["secret"]),
 ]
 BATCH = 500
 

@@ -1,0 +1,45 @@
+"""Enrolment-only tokens: what an account without a required second factor may reach.
+
+When ``ESS_AUTH__REQUIRE_TOTP`` is on, a login with the right password on an account
+that has no second factor yet gets a short token whose audience is
+:data:`ENROLMENT_AUDIENCE`. The application-wide :func:`enrolment_guard` lets such a
+token reach only the handlers marked with ``opt={ENROLMENT_OPT: True}`` (the API's
+``/me/totp`` enrolment; web pages mark theirs the same way); everything else answers
+401 with ``second_factor_enrolment_required``. Tokens from ``ess-router token`` (the
+operator, on the server) are full tokens.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import Token
+
+from app.errors import problem
+
+ENROLMENT_AUDIENCE = "second-factor-enrolment"
+ENROLMENT_OPT = "second_factor_enrolment"
+# Long enough to scan a code and type the first one, short for a token reaching so little.
+ENROLMENT_TOKEN_TTL = timedelta(minutes=15)
+
+
+def is_enrolment_only(token: object) -> bool:
+    return isinstance(token, Token) and token.aud == ENROLMENT_AUDIENCE
+
+
+def enrolment_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Refuse an enrolment-only token anywhere but the enrolment (401: not signed in yet)."""
+    if is_enrolment_only(connection.scope.get("auth")) and not handler.opt.get(ENROLMENT_OPT):
+        raise problem(
+            401,
+            "La double authentification est obligatoire : activez-la (/api/v1/me/totp) "
+            "puis reconnectez-vous avec un code.",
+            second_factor_enrolment_required=True,
+        )
+
+
+# Not a role check: the OpenAPI plugin (app.openapi) documents no 403 for it.
+enrolment_guard.authenticates = True  # type: ignore[attr-defined]
