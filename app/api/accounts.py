@@ -71,6 +71,7 @@ class AuthController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[LoginCreate],
+        read_session: DbSession,
         session: DbSession,
         vault: Keys,
         now: Now,
@@ -85,6 +86,7 @@ class AuthController(Controller):
         settings = context.settings
         try:
             user, stage = await second_factor.log_in(
+                read_session,
                 session,
                 vault,
                 account_throttle(request, settings, now),

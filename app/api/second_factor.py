@@ -96,7 +96,12 @@ class SecondFactorController(Controller):
             qr_png_url=f"/api/v1{PATH}/qr.png",
         )
 
-    @get("/qr.svg", opt=ENROLMENT, operation_class=_image("image/svg+xml", "Le QR code (SVG)."))
+    @get(
+        "/qr.svg",
+        opt=ENROLMENT,
+        operation_class=_image("image/svg+xml", "Le QR code (SVG)."),
+        responses=problem_responses(404),
+    )
     async def qr_svg(
         self,
         read_session: DbSession,
@@ -110,7 +115,12 @@ class SecondFactorController(Controller):
         )
         return _no_store(second_factor.qr_code(uri, "svg"), "image/svg+xml")
 
-    @get("/qr.png", opt=ENROLMENT, operation_class=_image("image/png", "Le QR code (PNG)."))
+    @get(
+        "/qr.png",
+        opt=ENROLMENT,
+        operation_class=_image("image/png", "Le QR code (PNG)."),
+        responses=problem_responses(404),
+    )
     async def qr_png(
         self,
         read_session: DbSession,
@@ -160,7 +170,7 @@ class SecondFactorController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @post("/disable", status_code=204, responses=problem_responses(429))
+    @post("/disable", status_code=204, responses=problem_responses(403, 429))
     async def disable(
         self,
         request: Request[Any, Any, Any],

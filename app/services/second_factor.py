@@ -76,6 +76,7 @@ class Enrolment:
 
 
 async def log_in(
+    read_session: AsyncSession,
     session: AsyncSession,
     vault: Vault,
     throttle: AccountThrottle,
@@ -90,19 +91,21 @@ async def log_in(
 
     Every attempt counts against the account's limit (``throttle``); only a login that
     gets in clears it, so guessing codes with a stolen password meets the same limit as
-    guessing passwords.
+    guessing passwords. The password is checked on ``read_session``: only a code to use
+    up takes the writer (on SQLite, one at a time), never the slow password hash.
     """
     email = normalize_email(email)
     await throttle.attempt(email)
-    user = await user_service.authenticate(session, email, password)
+    user = await user_service.authenticate(read_session, email, password)
     if user is None:
         raise LoginRefused(WRONG_CREDENTIALS)
-    stage = await login_stage(session, vault, user, otp, now=now, required=required)
+    stage = await login_stage(read_session, session, vault, user, otp, now=now, required=required)
     await throttle.succeeded(email)
     return user, stage
 
 
 async def login_stage(
+    read_session: AsyncSession,
     session: AsyncSession,
     vault: Vault,
     user: User,
@@ -112,7 +115,7 @@ async def login_stage(
     required: bool,
 ) -> LoginStage:
     """Judge the second factor of ``user``, whose password was right."""
-    if await _active(session, user) is None:
+    if await _active(read_session, user) is None:
         return LoginStage.ENROLMENT_ONLY if required else LoginStage.COMPLETE
     if not otp or not otp.strip():
         raise LoginRefused(SECOND_FACTOR_NEEDED, second_factor_required=True)
