@@ -1,7 +1,7 @@
 """the second factor: TOTP secrets and recovery codes
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 
 ``user_totp`` holds each account's TOTP secret, encrypted like clinical fields
 (bound to its row), pending until a first code confirms it, with the time step of
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
