@@ -30,6 +30,7 @@ from models.outbox import (
     enqueue,
     notify_coordinators,
 )
+from models.people import FORMER_SPECIALIST, AssigneeSummary, PersonRef, RequesterSummary
 from models.request import (
     AnswerCreate,
     AssignCreate,
@@ -66,6 +67,7 @@ __all__ = [
     "ANSWER_CLOCK_RUNS",
     "AWAITING_ANSWER",
     "FINAL",
+    "FORMER_SPECIALIST",
     "WITH_SPECIALIST",
     "Absence",
     "AbsenceCreate",
@@ -73,6 +75,7 @@ __all__ = [
     "Action",
     "AnswerCreate",
     "AssignCreate",
+    "AssigneeSummary",
     "Attachment",
     "AttachmentRead",
     "AuditEntry",
@@ -91,6 +94,7 @@ __all__ = [
     "OutboxStatus",
     "Outcome",
     "PatientIdentity",
+    "PersonRef",
     "Priority",
     "RecoveryCode",
     "ReferenceCounter",
@@ -100,6 +104,7 @@ __all__ = [
     "RequestEvent",
     "RequestPage",
     "RequestRead",
+    "RequesterSummary",
     "Role",
     "ScheduleRead",
     "ScheduleSlot",

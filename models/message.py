@@ -7,6 +7,7 @@ from sqlalchemy import Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
 from models.input import Input, Prose
+from models.people import PersonRef
 from models.request import TEXT_MAX_LENGTH, Unreadable
 
 
@@ -31,6 +32,9 @@ class MessageCreate(Input):
 class MessageRead(SQLModel):
     id: uuid.UUID
     author_id: uuid.UUID
+    author_name: str
+    """The author's name, or « Un spécialiste de l'ESS » for a specialist who no longer
+    holds the request."""
     body: str | None
     """Null only when the stored body cannot be decrypted (then ``unreadable`` says so)."""
     created_at: datetime
@@ -55,7 +59,10 @@ class Attachment(SQLModel, table=True):
 class AttachmentRead(SQLModel):
     id: uuid.UUID
     author_id: uuid.UUID
-    filename: str
+    uploaded_by: PersonRef
+    filename: str | None
+    """Null only when the stored name cannot be decrypted (then ``unreadable`` says so)."""
     content_type: str
     size: int
     created_at: datetime
+    unreadable: Unreadable | None = None

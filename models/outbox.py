@@ -17,6 +17,7 @@ class NotificationKind(StrEnum):
     ANSWERED = "answered"  # to the requester
     INFO_REQUESTED = "info_requested"  # to the requester
     NEW_MESSAGE = "new_message"  # to the other participant
+    NEW_ATTACHMENT = "new_attachment"  # to the other participant
     PENDING = "pending"  # to the coordinator: nobody eligible
     SLA_WARNING = "sla_warning"  # to the assignee
     SLA_BREACH = "sla_breach"  # to the coordinator

@@ -21,6 +21,7 @@ from sqlmodel import Field, SQLModel
 from models.identifiers import validate_ins
 from models.input import Input, Prose, SingleLine
 from models.lifecycle import Status
+from models.people import AssigneeSummary, RequesterSummary
 
 # Longest clinical text accepted (question, answer, message), in characters.
 TEXT_MAX_LENGTH = 20_000
@@ -230,6 +231,9 @@ class RequestRead(SQLModel):
     subspecialty: str | None
     requester_id: uuid.UUID
     assignee_id: uuid.UUID | None
+    requester: RequesterSummary
+    assignee: AssigneeSummary | None
+    """Null while nobody holds the request (pending, cancelled before an assignment)."""
     question: str | None
     patient: PatientIdentity | None
     answer: str | None
@@ -331,6 +335,7 @@ class EventKind(StrEnum):
     ANSWERED = "answered"
     CLOSED = "closed"
     CANCELLED = "cancelled"
+    ATTACHMENT_ADDED = "attachment_added"
     SLA_WARNING = "sla_warning"
     SLA_BREACH = "sla_breach"
 

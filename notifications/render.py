@@ -21,6 +21,7 @@ SUBJECTS = {
     NotificationKind.ANSWERED: "Réponse à votre demande {reference}",
     NotificationKind.INFO_REQUESTED: "Informations demandées – demande {reference}",
     NotificationKind.NEW_MESSAGE: "Nouveau message – demande {reference}",
+    NotificationKind.NEW_ATTACHMENT: "Nouvelle pièce jointe – demande {reference}",
     NotificationKind.PENDING: "Demande {reference} en attente d'attribution",
     NotificationKind.SLA_WARNING: "Délai bientôt atteint – demande {reference}",
     NotificationKind.SLA_BREACH: "Délai dépassé – demande {reference}",
@@ -57,7 +58,7 @@ def render(message: OutboxMessage, *, recipient_name: str, base_url: str, zone: 
     context = {
         "recipient_name": recipient_name,
         "reference": reference,
-        "link": f"{base_url}/requests/{message.request_id}" if message.request_id else base_url,
+        "link": f"{base_url}/demandes/{message.request_id}" if message.request_id else base_url,
         "priority_label": PRIORITY_LABELS.get(str(params.get("priority", "")), "standard"),
         "deadline_label": DEADLINE_LABELS.get(str(params.get("deadline", "")), ""),
         "due_label": due_label,
@@ -94,5 +95,5 @@ def _digest_item(item: dict, base_url: str, zone: ZoneInfo) -> dict[str, str]:
     return {
         "reference": str(item.get("reference", "")),
         "why": why,
-        "link": f"{base_url}/requests/{item.get('request_id')}",
+        "link": f"{base_url}/demandes/{item.get('request_id')}",
     }

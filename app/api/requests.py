@@ -16,6 +16,7 @@ from app.auth import requires
 from app.dependencies import CurrentUser, DbSession, Keys, Now, Policy
 from app.openapi import ProblemOperation
 from app.services import attachments, messages, request_history
+from app.services import request_view as view
 from app.services import requests as service
 from config import Settings
 from models import (
@@ -76,7 +77,7 @@ class RequestController(Controller):
         request = await service.submit(
             session, current_user, data, now=now, policy=policy, vault=vault
         )
-        return service.to_read(request, current_user, vault)
+        return await view.present(session, request, current_user, vault)
 
     @get("/")
     async def list_requests(
@@ -91,7 +92,7 @@ class RequestController(Controller):
     ) -> RequestPage:
         """List the requests the caller may see, newest first."""
         # A write session: each clinical read goes into the audit trail.
-        return await service.read_page(
+        return await view.read_page(
             session, current_user, status=status, limit=limit, offset=offset, now=now, vault=vault
         )
 
@@ -105,7 +106,7 @@ class RequestController(Controller):
         current_user: CurrentUser,
     ) -> RequestRead:
         """Return one request."""
-        return await service.read_one(session, current_user, request_id, now=now, vault=vault)
+        return await view.read_one(session, current_user, request_id, now=now, vault=vault)
 
     @post("/{request_id:uuid}/accept", status_code=200, guards=[requires(Role.SPECIALIST)])
     async def accept(
@@ -118,7 +119,7 @@ class RequestController(Controller):
     ) -> RequestRead:
         """Accept a request assigned to you."""
         request = await service.accept(session, current_user, request_id, now=now)
-        return service.to_read(request, current_user, vault)
+        return await view.present(session, request, current_user, vault)
 
     @post("/{request_id:uuid}/decline", status_code=200, guards=[requires(Role.SPECIALIST)])
     async def decline(
@@ -135,7 +136,7 @@ class RequestController(Controller):
         request = await service.decline(
             session, current_user, request_id, data, now=now, policy=policy, vault=vault
         )
-        return service.to_read(request, current_user, vault)
+        return await view.present(session, request, current_user, vault)
 
     @post("/{request_id:uuid}/answer", status_code=200, guards=[requires(Role.SPECIALIST)])
     async def answer(
@@ -152,7 +153,7 @@ class RequestController(Controller):
         request = await service.answer(
             session, current_user, request_id, data, now=now, policy=policy, vault=vault
         )
-        return service.to_read(request, current_user, vault)
+        return await view.present(session, request, current_user, vault)
 
     @post("/{request_id:uuid}/close", status_code=200, guards=[requires(Role.REQUESTER)])
     async def close(
@@ -166,7 +167,7 @@ class RequestController(Controller):
     ) -> RequestRead:
         """Close an answered request with the close-out feedback."""
         request = await service.close(session, current_user, request_id, data, now=now, vault=vault)
-        return service.to_read(request, current_user, vault)
+        return await view.present(session, request, current_user, vault)
 
     @post("/{request_id:uuid}/cancel", status_code=200, guards=[requires(Role.REQUESTER)])
     async def cancel(
@@ -180,7 +181,7 @@ class RequestController(Controller):
     ) -> RequestRead:
         """Cancel a request that has not been answered yet."""
         request = await service.cancel(session, current_user, request_id, now=now, policy=policy)
-        return service.to_read(request, current_user, vault)
+        return await view.present(session, request, current_user, vault)
 
     @post("/{request_id:uuid}/assign", status_code=200, guards=[requires(Role.COORDINATOR)])
     async def assign(
@@ -197,7 +198,7 @@ class RequestController(Controller):
         request = await service.assign_manually(
             session, current_user, request_id, data.assignee_id, now=now, policy=policy
         )
-        return service.to_read(request, current_user, vault)
+        return await view.present(session, request, current_user, vault)
 
     @get("/{request_id:uuid}/events")
     async def events(
@@ -240,6 +241,21 @@ class RequestController(Controller):
         """Write to the other side; ``request_info`` (assignee) waits for the requester."""
         return await messages.post_message(
             session, current_user, request_id, data, now=now, policy=policy, vault=vault
+        )
+
+    @get("/{request_id:uuid}/attachments", guards=[requires(Role.REQUESTER, Role.SPECIALIST)])
+    async def list_attachments(
+        self,
+        request_id: RequestId,
+        session: DbSession,
+        now: Now,
+        vault: Keys,
+        current_user: CurrentUser,
+    ) -> list[AttachmentRead]:
+        """The request's attachments, oldest first (the requester and the assignee only)."""
+        # A write session: the file names are clinical, their reading is audited.
+        return await attachments.list_attachments(
+            session, current_user, request_id, now=now, vault=vault
         )
 
     @post(
@@ -299,7 +315,9 @@ class RequestController(Controller):
             vault=vault,
             directory=settings.attachments_dir(),
         )
-        disposition = "attachment; filename*=UTF-8''" + quote(description.filename)
+        disposition = "attachment; filename*=UTF-8''" + quote(
+            description.filename or "piece-jointe"
+        )
         return Stream(
             content,
             media_type=description.content_type,

@@ -9,12 +9,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.services.requests import get_visible
-from models import FINAL, Attachment, AttachmentRead, User
+from app.services.people import reference
+from app.services.requests import get_visible, shows_clinical_content
+from models import (
+    FINAL,
+    Attachment,
+    AttachmentRead,
+    EventKind,
+    NotificationKind,
+    Request,
+    Role,
+    Unreadable,
+    User,
+    enqueue,
+)
 from models.audit import note
-from models.errors import ConflictError, NotFoundError, TooLargeError, UnsupportedMediaError
+from models.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    TooLargeError,
+    UnsupportedMediaError,
+)
+from models.history import record
 from security.envelope import DecryptionError
 from security.files import partial_file, private_folder
 from security.vault import IntegrityError, Vault
@@ -88,7 +108,12 @@ async def upload(
     directory: Path,
     limit: int,
 ) -> AttachmentRead:
-    """Store a participant's file, encrypted, after checking its type by content."""
+    """Store a participant's file, encrypted, after checking its type by content.
+
+    The upload goes into the request's history (the file name stays encrypted: the
+    participants' view reads it from the attachment) and the other participant is told.
+    """
+    _check_participant(viewer)
     request = await get_visible(session, viewer, request_id)
     if request.status in FINAL:
         raise ConflictError("La demande est close : aucune pièce ne peut y être ajoutée.")
@@ -119,15 +144,76 @@ async def upload(
         request_id=request.id,
         detail={"attachment_id": str(attachment_id), "size": size},
     )
+    record(
+        session,
+        request,
+        EventKind.ATTACHMENT_ADDED,
+        at=now,
+        actor_id=viewer.id,
+        detail={"attachment_id": str(attachment_id), "content_type": content_type, "size": size},
+    )
+    recipient = request.requester_id if viewer.role == Role.SPECIALIST else request.assignee_id
+    if recipient is not None:  # nobody holds a pending request yet: nobody to tell
+        enqueue(
+            session,
+            NotificationKind.NEW_ATTACHMENT,
+            recipient_id=recipient,
+            request_id=request.id,
+            now=now,
+            params={"reference": request.reference},
+        )
     await session.flush()
     return AttachmentRead(
         id=attachment_id,
         author_id=viewer.id,
+        uploaded_by=reference(request, viewer.id, viewer.name, viewer.role),
         filename=name,
         content_type=content_type,
         size=size,
         created_at=now,
     )
+
+
+def _check_participant(viewer: User) -> None:
+    if not shows_clinical_content(viewer):
+        raise PermissionDeniedError(
+            "Les pièces jointes sont réservées au demandeur et au spécialiste de la demande."
+        )
+
+
+def _describe(
+    attachment: Attachment, request: Request, author: tuple[str, str], vault: Vault
+) -> AttachmentRead:
+    unreadable: list[str] = []
+    name = vault.decrypt_or_note(
+        "attachment", attachment.id, "filename", attachment.filename, unreadable
+    )
+    return AttachmentRead(
+        id=attachment.id,
+        author_id=attachment.author_id,
+        uploaded_by=reference(request, attachment.author_id, *author),
+        filename=name,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        created_at=attachment.created_at,
+        unreadable=Unreadable.of(unreadable),
+    )
+
+
+async def list_attachments(
+    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime, vault: Vault
+) -> list[AttachmentRead]:
+    """The request's attachments, oldest first (their names are clinical: audited)."""
+    _check_participant(viewer)
+    request = await get_visible(session, viewer, request_id)
+    rows = await session.execute(
+        select(Attachment, User.name, User.role)
+        .join(User, User.id == Attachment.author_id)
+        .where(Attachment.request_id == request.id)
+        .order_by(Attachment.created_at, Attachment.id)
+    )
+    note(session, at=now, actor_id=viewer.id, action="attachment.list", request_id=request.id)
+    return [_describe(a, request, (name, role), vault) for a, name, role in rows]
 
 
 def _verify(path: Path, vault: Vault, aad: bytes, attachment_id: uuid.UUID) -> None:
@@ -151,10 +237,18 @@ async def open_for_download(
     directory: Path,
 ) -> tuple[AttachmentRead, Iterator[bytes]]:
     """Return the attachment's description and a stream of its decrypted bytes."""
+    _check_participant(viewer)
     request = await get_visible(session, viewer, request_id)
-    attachment = await session.get(Attachment, attachment_id)
-    if attachment is None or attachment.request_id != request.id:
+    found = (
+        await session.execute(
+            select(Attachment, User.name, User.role)
+            .join(User, User.id == Attachment.author_id)
+            .where(Attachment.id == attachment_id, Attachment.request_id == request.id)
+        )
+    ).first()
+    if found is None:
         raise NotFoundError("Pièce jointe introuvable.")
+    attachment, author_name, author_role = found
     name = vault.decrypt("attachment", attachment.id, "filename", attachment.filename)
     note(
         session,
@@ -178,6 +272,7 @@ async def open_for_download(
     description = AttachmentRead(
         id=attachment.id,
         author_id=attachment.author_id,
+        uploaded_by=reference(request, attachment.author_id, author_name, author_role),
         filename=name,
         content_type=attachment.content_type,
         size=attachment.size,

@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.people import shown_name
 from app.services.requests import get_visible
 from models import (
     FINAL,
@@ -30,11 +31,12 @@ from security.vault import Vault
 from sla.deadlines import pause_answer_clock, resume_answer_clock
 
 
-def _read(message: Message, vault: Vault) -> MessageRead:
+def _read(message: Message, author_name: str, vault: Vault) -> MessageRead:
     unreadable: list[str] = []
     return MessageRead(
         id=message.id,
         author_id=message.author_id,
+        author_name=author_name,
         body=vault.decrypt_or_note("message", message.id, "body", message.body, unreadable),
         created_at=message.created_at,
         unreadable=Unreadable.of(unreadable),
@@ -44,14 +46,18 @@ def _read(message: Message, vault: Vault) -> MessageRead:
 async def list_messages(
     session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime, vault: Vault
 ) -> list[MessageRead]:
-    await get_visible(session, viewer, request_id)
+    request = await get_visible(session, viewer, request_id)
     note(session, at=now, actor_id=viewer.id, action="message.read", request_id=request_id)
     rows = await session.execute(
-        select(Message)
+        select(Message, User.name, User.role)
+        .join(User, User.id == Message.author_id)
         .where(Message.request_id == request_id)
         .order_by(Message.created_at, Message.id)
     )
-    return [_read(m, vault) for m in rows.scalars()]
+    return [
+        _read(message, shown_name(request, message.author_id, name, role), vault)
+        for message, name, role in rows
+    ]
 
 
 async def post_message(
@@ -130,5 +136,9 @@ async def post_message(
     )
     await session.flush()
     return MessageRead(
-        id=message.id, author_id=message.author_id, body=data.body, created_at=message.created_at
+        id=message.id,
+        author_id=message.author_id,
+        author_name=viewer.name,
+        body=data.body,
+        created_at=message.created_at,
     )

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.requests import get_visible, shows_clinical_content
-from models import EventKind, EventRead, RequestDecline, RequestEvent, User
+from models import Attachment, EventKind, EventRead, RequestDecline, RequestEvent, User
 from models.audit import note
 from router.decision import participant_reason
 from security.vault import Vault
@@ -22,8 +22,8 @@ async def history(
     The coordinator gets the dispatcher's full explanation (who was left out and why)
     and never a decline's comment. A participant (the requester, the assignee) gets
     no other specialist's name, id or reason for being left out (absences are
-    personal), and the decline comments, which are clinical content: reading them is
-    noted in the audit trail.
+    personal), and the decline comments and attachments' file names, which are clinical
+    content: reading them is noted in the audit trail.
     """
     request = await get_visible(session, viewer, request_id)
     events = (
@@ -54,9 +54,17 @@ async def history(
             action="request.decline.read",
             request_id=request_id,
         )
+    filenames = {
+        str(a.id): vault.decrypt_or_note("attachment", a.id, "filename", a.filename, [])
+        for a in (
+            await session.execute(select(Attachment).where(Attachment.request_id == request_id))
+        ).scalars()
+    }
+    if filenames:
+        note(session, at=now, actor_id=viewer.id, action="attachment.list", request_id=request_id)
     # The people a participant deals with; any other specialist stays anonymous.
     known = {viewer.id, request.requester_id, request.assignee_id}
-    return [_participant_event(e, known, assignee, comments) for e in events]
+    return [_participant_event(e, known, assignee, comments, filenames) for e in events]
 
 
 def _participant_event(
@@ -64,6 +72,7 @@ def _participant_event(
     known: set[uuid.UUID | None],
     assignee: User | None,
     comments: dict[uuid.UUID, str | None],
+    filenames: dict[str, str | None],
 ) -> EventRead:
     """One event of the history as the requester or the assignee sees it."""
     detail: dict[str, Any] = dict(event.detail)
@@ -81,6 +90,9 @@ def _participant_event(
         comment = comments.get(event.actor_id) if event.actor_id else None
         if comment is not None:
             detail["comment"] = comment
+    elif event.kind == EventKind.ATTACHMENT_ADDED:
+        # Stored without it (the history is in clear): read from the attachment itself.
+        detail["filename"] = filenames.get(detail.get("attachment_id", ""))
     return EventRead(
         id=event.id,
         kind=event.kind,

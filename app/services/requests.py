@@ -14,22 +14,17 @@ from models import (
     EventKind,
     NotificationKind,
     Outcome,
-    PatientIdentity,
     Request,
     RequestCreate,
     RequestDecline,
-    RequestPage,
-    RequestRead,
     Role,
     Specialty,
     Status,
     Subspecialty,
-    Unreadable,
     User,
     check_transition,
     enqueue,
 )
-from models.audit import note
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from models.history import record
 from models.request import DECLINE_LABELS
@@ -77,24 +72,6 @@ async def list_visible(
         )
     ).scalars()
     return list(items), total
-
-
-async def read_page(
-    session: AsyncSession,
-    viewer: User,
-    *,
-    status: Status | None,
-    limit: int,
-    offset: int,
-    now: datetime,
-    vault: Vault,
-) -> RequestPage:
-    """One page of the viewer's requests; each clinical read goes into the audit trail."""
-    items, total = await list_visible(session, viewer, status=status, limit=limit, offset=offset)
-    if shows_clinical_content(viewer):
-        for request in items:
-            note(session, at=now, actor_id=viewer.id, action="request.read", request_id=request.id)
-    return RequestPage(items=[to_read(r, viewer, vault) for r in items], total=total)
 
 
 async def next_reference(session: AsyncSession, year: int) -> str:
@@ -427,55 +404,3 @@ async def assign_manually(
 def shows_clinical_content(viewer: User) -> bool:
     """The coordinator manages the flow; clinical content is for the two doctors only."""
     return viewer.role != Role.COORDINATOR
-
-
-async def read_one(
-    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime, vault: Vault
-) -> RequestRead:
-    """Return one request as the viewer may see it, and note the read in the audit trail."""
-    request = await get_visible(session, viewer, request_id)
-    if shows_clinical_content(viewer):
-        note(session, at=now, actor_id=viewer.id, action="request.read", request_id=request.id)
-    return to_read(request, viewer, vault)
-
-
-def to_read(request: Request, viewer: User, vault: Vault) -> RequestRead:
-    """The API view; the coordinator manages the flow and never sees clinical content."""
-    clinical = shows_clinical_content(viewer)
-
-    unreadable: list[str] = []
-
-    def decrypted(field: str, blob: bytes | None) -> str | None:
-        if not clinical:
-            return None
-        return vault.decrypt_or_note("request", request.id, field, blob, unreadable)
-
-    patient = decrypted("patient", request.patient)
-    return RequestRead(
-        id=request.id,
-        reference=request.reference,
-        status=request.status,
-        priority=request.priority,
-        specialty=request.specialty_code,
-        subspecialty=request.subspecialty_code,
-        requester_id=request.requester_id,
-        assignee_id=request.assignee_id,
-        question=decrypted("question", request.question),
-        patient=PatientIdentity.model_validate_json(patient) if patient else None,
-        answer=decrypted("answer", request.answer),
-        outcome=request.outcome,
-        appointment_at=request.appointment_at,
-        submitted_at=request.submitted_at,
-        assigned_at=request.assigned_at,
-        accepted_at=request.accepted_at,
-        answered_at=request.answered_at,
-        closed_at=request.closed_at,
-        cancelled_at=request.cancelled_at,
-        acknowledge_due_at=request.acknowledge_due_at,
-        answer_due_at=request.answer_due_at,
-        waiting_until=request.waiting_until,
-        sla_state=request.sla_state,
-        usefulness=request.usefulness,
-        referral_avoided=request.referral_avoided,
-        unreadable=Unreadable.of(unreadable),
-    )

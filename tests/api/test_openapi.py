@@ -65,6 +65,7 @@ async def test_each_operation_documents_the_errors_it_can_answer(document: dict)
         415,
         422,
     ]
+    assert documented["GET /api/v1/requests/{request_id}/attachments"] == [401, 403, 404]
     assert documented["GET /api/v1/indicators"] == [400, 401, 403]
     for label, statuses in documented.items():
         if label not in {"GET /health", "POST /api/v1/auth/login"}:

@@ -51,7 +51,7 @@ async def test_assignment_mail_reaches_the_specialist(
     assert mail["X-Envelope-To"] == assignee.email
     assert assignee.email in mail["To"]
     assert mail["Subject"] == f"[ESS] Nouvelle demande de téléexpertise {request['reference']}"
-    link = f"https://ess.example.fr/requests/{request['id']}"
+    link = f"https://ess.example.fr/demandes/{request['id']}"
     assert link in smtp_server.inbox.text(mail)
     assert link in smtp_server.inbox.html(mail)
     assert "Bonjour Dr Spécialiste" in smtp_server.inbox.text(mail)
@@ -84,7 +84,7 @@ async def test_no_notification_carries_clinical_content(
     }
     question = "Syncope d'effort inexpliquée sous bisoprolol 2,5 mg : ECG du 12 février joint."
     gp = ess.requesters[0]
-    # assigned, then info_requested and new_message, then answered.
+    # assigned, then info_requested, new_message and new_attachment, then answered.
     first = await submit(client, ess, question=question, patient=patient, priority="urgent")
     holder = next(s for s in ess.specialists if str(s.id) == first["assignee_id"])
     await client.post(
@@ -97,6 +97,12 @@ async def test_no_notification_carries_clinical_content(
         json={"body": "Non, pas de pacemaker double chambre."},
         headers=ess.auth(gp),
     )
+    response = await client.post(
+        f"/api/v1/requests/{first['id']}/attachments",
+        files={"file": ("ECG du 12 février Quasimodo-Lenoir.pdf", b"%PDF-1.4\n%%EOF\n")},
+        headers=ess.auth(gp),
+    )
+    assert response.status_code == 201, response.text
     await client.post(
         f"/api/v1/requests/{first['id']}/answer",
         json={
@@ -133,6 +139,7 @@ async def test_no_notification_carries_clinical_content(
         "assigned",
         "info_requested",
         "new_message",
+        "new_attachment",
         "answered",
         "sla_warning",
         "ack_missed",
