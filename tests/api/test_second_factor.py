@@ -1,6 +1,7 @@
 """The second factor through the API: enrolment with its QR code, login with a code or a
 recovery code, replays refused, guessing throttled, removal, and the required mode."""
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -173,6 +174,19 @@ async def test_a_code_from_the_step_before_or_after_is_accepted_not_older(
     assert (
         await login(client, email, otp=totp.at(clock.now(), counter_offset=-2))
     ).status_code == 401
+
+
+async def test_two_logins_racing_with_one_code_let_only_one_in(
+    ess: Ess, client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    email = await new_account(ess)
+    token = (await login(client, email)).json()["access_token"]
+    totp, _ = await enrol(client, clock, token)
+    clock.advance(timedelta(seconds=30))
+    body = {"email": email, "password": PASSWORD, "otp": totp.at(clock.now())}
+    client.cookies.clear()
+    answers = await asyncio.gather(*(client.post(LOGIN, json=body) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 401, 401, 401]
 
 
 async def test_recovery_codes_work_once_each_and_can_be_replaced(
