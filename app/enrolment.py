@@ -14,14 +14,27 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.security.jwt import Token
+from litestar.security.jwt import JWTCookieAuth, Token
 
+from app.auth import issue_token
 from app.errors import problem
+from app.services.second_factor import LoginStage
+from models import User
 
 ENROLMENT_AUDIENCE = "second-factor-enrolment"
 ENROLMENT_OPT = "second_factor_enrolment"
 # Long enough to scan a code and type the first one, short for a token reaching so little.
 ENROLMENT_TOKEN_TTL = timedelta(minutes=15)
+
+
+def login_token(
+    auth: JWTCookieAuth[User, Token], user: User, stage: LoginStage, token_ttl: timedelta
+) -> tuple[str, timedelta]:
+    """Sign what a login that reached ``stage`` opens (API and pages alike), with its lifetime."""
+    if stage is LoginStage.ENROLMENT_ONLY:
+        token = issue_token(auth, user, audience=ENROLMENT_AUDIENCE, expiration=ENROLMENT_TOKEN_TTL)
+        return token, ENROLMENT_TOKEN_TTL
+    return issue_token(auth, user), token_ttl
 
 
 def is_enrolment_only(token: object) -> bool:

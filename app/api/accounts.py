@@ -9,10 +9,10 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel import Field, SQLModel
 
 from app.api.second_factor import account_throttle
-from app.auth import issue_token, requires, session_cookie
+from app.auth import requires, session_cookie
 from app.context import AppContext
 from app.dependencies import CurrentUser, DbSession, Keys, Now, Policy
-from app.enrolment import ENROLMENT_AUDIENCE, ENROLMENT_TOKEN_TTL
+from app.enrolment import login_token
 from app.errors import problem
 from app.openapi import problem_responses
 from app.services import availability, second_factor
@@ -100,12 +100,7 @@ class AuthController(Controller):
             extra = {"second_factor_required": True} if refused.second_factor_required else {}
             raise problem(401, str(refused), **extra) from None
         auth = context.jwt_auth
-        if stage is second_factor.LoginStage.ENROLMENT_ONLY:
-            ttl = ENROLMENT_TOKEN_TTL
-            token = issue_token(auth, user, audience=ENROLMENT_AUDIENCE, expiration=ttl)
-        else:
-            ttl = settings.token_ttl
-            token = issue_token(auth, user)
+        token, ttl = login_token(auth, user, stage, settings.token_ttl)
         return Response(
             TokenRead(
                 access_token=token,
