@@ -3,6 +3,8 @@
 The API and the web pages call these functions; the rules live here once: how a
 login goes with both factors (:func:`log_in`), enrolment (:func:`start_enrolment`,
 :func:`confirm_enrolment`), the check of a code (:func:`check_code`), removal.
+A login form calls :func:`log_in` (never ``users.authenticate`` alone, which knows
+nothing of the second factor) and signs what it opens with ``app.enrolment.login_token``.
 
 The TOTP secret is encrypted at rest by the vault (the data keys of clinical
 content, bound to its row: ``user_totp:{user id}:secret``) and re-wrapped by
