@@ -15,6 +15,8 @@ from models import Role, User
 from models.storage import Database
 
 SESSION_COOKIE = "ess_session"
+# The claim carrying the account's ``credentials_version`` the token was issued under.
+CREDENTIALS_CLAIM = "cv"
 
 ROLE_LABELS = {
     Role.REQUESTER: "demandeur",
@@ -29,7 +31,7 @@ def build_jwt_auth(settings: Settings, db: Database) -> JWTCookieAuth[User, Toke
     async def retrieve_user(
         token: Token, _connection: ASGIConnection[Any, Any, Any, Any]
     ) -> User | None:
-        """Load the token's user; a deactivated account loses access at once."""
+        """Load the token's user; a deactivated account or a changed password ends it at once."""
         try:
             user_id = uuid.UUID(token.sub)
         except ValueError:
@@ -38,6 +40,10 @@ def build_jwt_auth(settings: Settings, db: Database) -> JWTCookieAuth[User, Toke
             user = await session.get(User, user_id)
         if user is None or not user.active:
             raise problem(401, "Ce compte n'existe plus ou a été désactivé.")
+        if token.extras.get(CREDENTIALS_CLAIM, 0) != user.credentials_version:
+            raise problem(
+                401, "Session terminée : le mot de passe de ce compte a changé. Reconnectez-vous."
+            )
         return user
 
     return JWTCookieAuth[User, Token](
@@ -60,12 +66,14 @@ def issue_token(
     audience: str | None = None,
     expiration: timedelta | None = None,
 ) -> str:
-    """Sign a token for ``user``; an ``audience`` narrows it (``app.enrolment``)."""
+    """Sign a token for ``user``, valid until its credentials change; an ``audience``
+    narrows it (``app.enrolment``)."""
     return auth.create_token(
         identifier=str(user.id),
         token_unique_jwt_id=uuid.uuid4().hex,
         token_audience=audience,
         token_expiration=expiration,
+        token_extras={CREDENTIALS_CLAIM: user.credentials_version},
     )
 
 

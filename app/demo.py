@@ -11,7 +11,7 @@ from app.services.users import create_user
 from models import Role, ScheduleSlot, SpecialtyCreate, User, UserCreate
 from models.specialty import SubspecialtyCreate
 
-DEMO_PASSWORD = "demo-ess-2026"
+DEMO_PASSWORD = "teleexpertise-2026"
 
 SUBSPECIALTIES = [
     ("rythmologie", "Rythmologie"),

@@ -27,6 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models.errors import (
     ConflictError,
     DomainError,
+    GoneError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
@@ -44,6 +45,7 @@ TITLES = {
     404: "Introuvable",
     405: "Méthode non autorisée",
     409: "Conflit",
+    410: "Lien périmé",
     413: "Contenu trop volumineux",
     415: "Type de contenu non pris en charge",
     422: "Données refusées",
@@ -58,6 +60,7 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (NotFoundError, 404),
     (PermissionDeniedError, 403),
     (ConflictError, 409),
+    (GoneError, 410),
     (InvalidInputError, 422),
 ]
 

@@ -65,6 +65,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
             context.settings.smtp,
             base_url=context.settings.base_url,
             zone=context.zone,
+            link_secret=context.settings.resolved_secret_key(),
         )
         stop = asyncio.Event()
         sending = asyncio.create_task(sender.run(stop), name="outbox-sender")

@@ -58,6 +58,7 @@ DESCRIPTIONS = {
     404: "Ressource introuvable, ou que l'appelant n'a pas le droit de voir.",
     409: "Conflit avec l'état actuel (par exemple une demande déjà traitée ou modifiée "
     "entre-temps) : rechargez puis réessayez.",
+    410: "Lien à usage unique déjà utilisé, remplacé par un plus récent ou expiré.",
     413: "Corps de la requête trop volumineux.",
     415: "Type de fichier non pris en charge.",
     422: "Données bien formées mais refusées (par exemple un code inconnu ou une période "

@@ -23,36 +23,49 @@ from app.errors import problem
 from config import Settings
 
 LOGIN_PATH = "/api/v1/auth/login"
+PASSWORD_RESET_PATH = "/api/v1/auth/password-reset"
+# The address limit counts these together: guessing passwords, or flooding an inbox.
+THROTTLED_PATHS = frozenset({LOGIN_PATH, PASSWORD_RESET_PATH})
 STORE_NAME = "login_failures"
 # One read-modify-write at a time: a burst of attempts cannot slip under the limit.
 _lock = asyncio.Lock()
 
 
-async def _is_login(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path == LOGIN_PATH
+async def _is_throttled(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path in THROTTLED_PATHS
 
 
 def address_throttle(settings: Settings) -> RateLimitConfig:
-    """Limit the logins one client address may attempt per minute."""
+    """Limit the logins and reset requests one client address may make per minute."""
     return RateLimitConfig(
         rate_limit=("minute", settings.login_attempts_per_minute),
-        check_throttle_handler=_is_login,
+        check_throttle_handler=_is_throttled,
     )
 
 
 class AccountThrottle:
     """Count the attempts on one e-mail address over a fixed window, in a Litestar store."""
 
-    def __init__(self, store: Store, limit: int, window: timedelta, now: datetime) -> None:
+    def __init__(
+        self,
+        store: Store,
+        limit: int,
+        window: timedelta,
+        now: datetime,
+        *,
+        action: str = "account",
+        refusal: str = "Trop de tentatives de connexion échouées pour ce compte",
+    ) -> None:
         self.store = store
         self.limit = limit
         self.window = window
         self.now = now.timestamp()
+        self.action = action
+        self.refusal = refusal
 
-    @staticmethod
-    def _key(email: str) -> str:
+    def _key(self, email: str) -> str:
         # The store never holds the addresses themselves.
-        return "account::" + hashlib.sha256(email.encode()).hexdigest()
+        return f"{self.action}::" + hashlib.sha256(email.encode()).hexdigest()
 
     async def attempt(self, email: str) -> None:
         """Count one attempt, or refuse it (429, Retry-After) when the account's limit is spent."""
@@ -65,10 +78,10 @@ class AccountThrottle:
             wait = math.ceil(state["reset"] - self.now)
             if state["count"] >= self.limit:
                 minutes = math.ceil(wait / 60)
+                plural = "s" if minutes > 1 else ""
                 raise problem(
                     429,
-                    "Trop de tentatives de connexion échouées pour ce compte : réessayez "
-                    f"dans {minutes} minute{'s' if minutes > 1 else ''}.",
+                    f"{self.refusal} : réessayez dans {minutes} minute{plural}.",
                     headers={"Retry-After": str(wait)},
                 )
             state["count"] += 1

@@ -173,6 +173,12 @@ class AuthSettings(BaseModel):
     require_totp: bool | None = None
     """Every account must use a second factor (TOTP): one without it logs in only to
     enrol. Unset: on when ``env`` is ``prod``, off in ``dev``."""
+    invitation_ttl: Duration = timedelta(hours=72)
+    """How long an invitation link (choose a first password) stays valid."""
+    password_reset_ttl: Duration = timedelta(hours=1)
+    """How long a password-reset link stays valid."""
+    email_confirmation_ttl: Duration = timedelta(hours=24)
+    """How long the link confirming a new e-mail address stays valid."""
 
 
 class Settings(BaseSettings):
@@ -222,7 +228,7 @@ class Settings(BaseSettings):
     report: ReportSettings = ReportSettings()
     """The activity report (ESS name, territory for the coverage rate)."""
     auth: AuthSettings = AuthSettings()
-    """How people authenticate (second factor)."""
+    """How people authenticate: second factor, lifetimes of the links sent by e-mail."""
 
     @model_validator(mode="after")
     def _default_require_totp(self) -> "Settings":

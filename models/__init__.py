@@ -1,5 +1,6 @@
 """Tables and schemas, identifier validation, the request state machine, the audit chain."""
 
+from models.account_token import AccountToken, TokenPurpose
 from models.audit import AuditEntry
 from models.availability import (
     Absence,
@@ -72,6 +73,7 @@ __all__ = [
     "Absence",
     "AbsenceCreate",
     "AbsenceRead",
+    "AccountToken",
     "Action",
     "AnswerCreate",
     "AssignCreate",
@@ -117,6 +119,7 @@ __all__ = [
     "Status",
     "Subspecialty",
     "SubspecialtyRead",
+    "TokenPurpose",
     "Unreadable",
     "User",
     "UserCreate",

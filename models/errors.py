@@ -19,6 +19,10 @@ class ConflictError(DomainError):
     """The current state forbids this (HTTP 409)."""
 
 
+class GoneError(DomainError):
+    """The thing existed but can no longer be used: a link already used or expired (HTTP 410)."""
+
+
 class InvalidInputError(DomainError):
     """Well-formed input that names something wrong, e.g. an unknown specialty (HTTP 422).
 

@@ -25,6 +25,20 @@ class NotificationKind(StrEnum):
     # To the coordinator: requests nobody can take while the ESS is closed, gathered
     # into one e-mail (``params["items"]``) until it is sent.
     WAITING_DIGEST = "waiting_digest"
+    INVITATION = "invitation"  # to a new account: choose a password
+    PASSWORD_RESET = "password_reset"  # to an account: choose a new password
+    EMAIL_CONFIRMATION = "email_confirmation"  # to a new address: confirm it
+
+
+# Their e-mail carries a single-use link (``params["token_id"]``), sent to
+# ``params["address"]`` when given (a new address to confirm) instead of the account's.
+ACCOUNT_KINDS = frozenset(
+    {
+        NotificationKind.INVITATION,
+        NotificationKind.PASSWORD_RESET,
+        NotificationKind.EMAIL_CONFIRMATION,
+    }
+)
 
 
 class OutboxStatus(StrEnum):

@@ -11,9 +11,10 @@ from sqlmodel import Field, SQLModel
 from models.identifiers import normalize_email, validate_rpps
 from models.input import Input, SingleLine
 
-# What a password must respect wherever one is chosen (creation, CLI, later the reset pages).
-PASSWORD_MIN_LENGTH = 10
-PASSWORD_MAX_LENGTH = 200
+# The length a password must have wherever one is chosen (creation, CLI, invitation,
+# reset, change); ``security.password_policy`` adds the rest of the rule.
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 128
 
 
 class Role(StrEnum):
@@ -84,6 +85,10 @@ class User(UserBase, table=True):
     advanced_consultations: bool = Field(
         default=False, description="offers consultations avancées (outreach clinics)"
     )
+    # Raised whenever the account's credentials change (password set, reset or changed,
+    # account deactivated): login tokens and session cookies carry the version they were
+    # issued under, and one from an older version is refused (``app.auth``).
+    credentials_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime
 
 
@@ -102,12 +107,43 @@ class UserCreate(UserBase, Input):
 
 
 class UserUpdate(Input):
+    """What the coordinator changes on an account; a field left out is left as it is."""
+
+    name: SingleLine | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = Field(
+        default=None,
+        max_length=254,
+        description="the new address receives a confirmation link; the account keeps the "
+        "old one until it is followed",
+    )
+    rpps: str | None = Field(default=None, max_length=11, description="null removes it")
+    treating_physician: bool | None = None
+    specialty: SingleLine | None = Field(
+        default=None,
+        max_length=40,
+        description="specialists: another specialty (its sub-specialties are then replaced)",
+    )
     active: bool | None = None
     capacity: int | None = Field(default=None, ge=0, le=1000)
     subspecialties: list[SingleLine] | None = Field(default=None, max_length=100)
     advanced_consultations: bool | None = None
     member_since: date | None = None
     member_until: date | None = None
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _normalize_email(cls, value: object) -> object:
+        return normalize_email(value) if isinstance(value, str) else value
+
+    @field_validator("email")
+    @classmethod
+    def _normalized_email(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_email(value)
+
+    @field_validator("rpps")
+    @classmethod
+    def _check_rpps(cls, value: str | None) -> str | None:
+        return None if value is None else validate_rpps(value)
 
 
 class UserRead(SQLModel):

@@ -5,6 +5,7 @@ the recipient's name and the link), so a template cannot leak the question, the
 answer or the patient: they are not in its context.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from models import NotificationKind, OutboxMessage
+from models.outbox import ACCOUNT_KINDS
+from security.tokens import link_token
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -27,6 +30,16 @@ SUBJECTS = {
     NotificationKind.SLA_BREACH: "Délai dépassé – demande {reference}",
     NotificationKind.ACK_MISSED: "Demande {reference} réattribuée",
     NotificationKind.WAITING_DIGEST: "{count} en attente sans spécialiste",
+    NotificationKind.INVITATION: "Votre compte de téléexpertise : choisissez votre mot de passe",
+    NotificationKind.PASSWORD_RESET: "Réinitialisation de votre mot de passe",
+    NotificationKind.EMAIL_CONFIRMATION: "Confirmez votre nouvelle adresse e-mail",
+}
+
+# The web page each account link opens, under ESS_BASE_URL.
+ACCOUNT_PAGES = {
+    NotificationKind.INVITATION: ("invitation", "Choisir mon mot de passe"),
+    NotificationKind.PASSWORD_RESET: ("mot-de-passe", "Choisir un nouveau mot de passe"),
+    NotificationKind.EMAIL_CONFIRMATION: ("confirmation-adresse", "Confirmer cette adresse"),
 }
 
 DEADLINE_LABELS = {"acknowledge": "d'accusé de réception", "answer": "de réponse"}
@@ -47,8 +60,23 @@ class Email:
     html: str
 
 
-def render(message: OutboxMessage, *, recipient_name: str, base_url: str, zone: ZoneInfo) -> Email:
-    """Build the e-mail for one outbox row."""
+class RenderError(Exception):
+    """The e-mail cannot be written (the reason is for the coordinator's list, in French)."""
+
+
+def render(
+    message: OutboxMessage,
+    *,
+    recipient_name: str,
+    base_url: str,
+    zone: ZoneInfo,
+    link_secret: str | None = None,
+    address: str = "",
+) -> Email:
+    """Build the e-mail for one outbox row (``link_secret`` writes account links)."""
+    kind = NotificationKind(message.kind)
+    if kind in ACCOUNT_KINDS:
+        return _render_account(message, kind, recipient_name, base_url, zone, link_secret, address)
     params = message.params
     reference = str(params.get("reference", ""))
     due = params.get("due_at")
@@ -70,11 +98,40 @@ def render(message: OutboxMessage, *, recipient_name: str, base_url: str, zone: 
         reference=reference, count=count
     )
     context["subject"] = subject
-    kind = NotificationKind(message.kind).value
+    return _email(kind, subject, context)
+
+
+def _render_account(
+    message: OutboxMessage,
+    kind: NotificationKind,
+    recipient_name: str,
+    base_url: str,
+    zone: ZoneInfo,
+    link_secret: str | None,
+    address: str,
+) -> Email:
+    if link_secret is None:
+        raise RenderError("clé secrète absente : le lien ne peut pas être écrit")
+    page, action_label = ACCOUNT_PAGES[kind]
+    token = link_token(link_secret, uuid.UUID(str(message.params["token_id"])))
+    expires = datetime.fromisoformat(str(message.params["expires_at"])).astimezone(zone)
+    subject = "[ESS] " + SUBJECTS[kind]
+    context = {
+        "subject": subject,
+        "recipient_name": recipient_name,
+        "address": address,
+        "link": f"{base_url}/{page}/{token}",
+        "action_label": action_label,
+        "expires_label": expires.strftime("%d/%m/%Y à %H:%M"),
+    }
+    return _email(kind, subject, context)
+
+
+def _email(kind: NotificationKind, subject: str, context: dict[str, object]) -> Email:
     return Email(
         subject=subject,
-        text=_environment.get_template(f"{kind}.txt.j2").render(context),
-        html=_environment.get_template(f"{kind}.html.j2").render(context),
+        text=_environment.get_template(f"{kind.value}.txt.j2").render(context),
+        html=_environment.get_template(f"{kind.value}.html.j2").render(context),
     )
 
 

@@ -29,7 +29,7 @@ from config import Clock
 from config.settings import SmtpSettings
 from models import OutboxMessage, OutboxStatus, User
 from models.storage import Database
-from notifications.render import render
+from notifications.render import RenderError, render
 
 logger = logging.getLogger("ess_router.notifications")
 
@@ -39,13 +39,22 @@ MAX_BACKOFF = timedelta(hours=1)
 
 class OutboxSender:
     def __init__(
-        self, db: Database, clock: Clock, smtp: SmtpSettings, *, base_url: str, zone: ZoneInfo
+        self,
+        db: Database,
+        clock: Clock,
+        smtp: SmtpSettings,
+        *,
+        base_url: str,
+        zone: ZoneInfo,
+        link_secret: str | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.smtp = smtp
         self.base_url = base_url
         self.zone = zone
+        # Writes the single-use links of account e-mails (``security.tokens``).
+        self.link_secret = link_secret
         self._random = random.Random()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -84,6 +93,8 @@ class OutboxSender:
                     try:
                         await client.send_message(self._email(message, *recipient))
                         sent.append(message.id)
+                    except RenderError as exc:
+                        failures[message.id] = f"message impossible à écrire : {exc}"
                     except aiosmtplib.SMTPRecipientsRefused as exc:
                         failures[message.id] = f"adresse refusée par le serveur SMTP : {exc}"
                     except aiosmtplib.SMTPResponseException as exc:
@@ -117,7 +128,16 @@ class OutboxSender:
         )
 
     def _email(self, message: OutboxMessage, name: str, address: str) -> EmailMessage:
-        content = render(message, recipient_name=name, base_url=self.base_url, zone=self.zone)
+        # A new address being confirmed receives its link there, not at the account's.
+        address = str(message.params.get("address") or address)
+        content = render(
+            message,
+            recipient_name=name,
+            base_url=self.base_url,
+            zone=self.zone,
+            link_secret=self.link_secret,
+            address=address,
+        )
         email = EmailMessage()
         email["From"] = self.smtp.sender
         email["To"] = formataddr((name, address))

@@ -2,6 +2,7 @@
 
 from litestar import Router
 
+from app.api.account_links import AccountLinkController
 from app.api.accounts import (
     AuthController,
     AvailabilityController,
@@ -20,6 +21,7 @@ api_router = Router(
     path="/api/v1",
     route_handlers=[
         AuthController,
+        AccountLinkController,
         MeController,
         SecondFactorController,
         SpecialtyController,

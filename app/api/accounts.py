@@ -15,6 +15,7 @@ from app.dependencies import CurrentUser, DbSession, Keys, Now, Policy
 from app.enrolment import login_token
 from app.errors import problem
 from app.openapi import problem_responses
+from app.services import accounts as account_service
 from app.services import availability, second_factor
 from app.services import specialties as specialty_service
 from app.services import users as user_service
@@ -32,6 +33,7 @@ from models import (
     UserUpdate,
 )
 from models.input import Input, SingleLine
+from models.user import PASSWORD_MAX_LENGTH
 
 
 class LoginCreate(Input):
@@ -42,6 +44,11 @@ class LoginCreate(Input):
         max_length=40,
         description="accounts with a second factor: the 6-digit code, or a recovery code",
     )
+
+
+class PasswordChange(Input):
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+    new_password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
 
 
 class TokenRead(SQLModel):
@@ -120,6 +127,29 @@ class MeController(Controller):
         """Return the caller's own account."""
         return (await user_service.to_read(read_session, [current_user]))[0]
 
+    @post("/password", status_code=200, responses=problem_responses(422))
+    async def change_password(
+        self,
+        data: JSONBody[PasswordChange],
+        session: DbSession,
+        now: Now,
+        current_user: CurrentUser,
+        context: NamedDependency[AppContext],
+    ) -> Response[TokenRead]:
+        """Change one's password: every other session ends, this one gets a fresh token."""
+        user = await user_service.get_user(session, current_user.id)
+        await account_service.change_password(
+            session, user, data.current_password, data.new_password, now=now
+        )
+        auth = context.jwt_auth
+        token = issue_token(auth, user)
+        return Response(
+            TokenRead(
+                access_token=token, expires_in=int(context.settings.token_ttl.total_seconds())
+            ),
+            cookies=[session_cookie(auth, token)],
+        )
+
 
 class SpecialtyController(Controller):
     path = "/specialties"
@@ -152,11 +182,25 @@ class UserController(Controller):
         policy: Policy,
         settings: NamedDependency[Settings],
     ) -> UserRead:
-        """Create an account (requester, specialist or coordinator)."""
+        """Create an account; without a password, the new user is e-mailed an invitation."""
         user = await user_service.create_user(
             session, data, now=now, default_capacity=settings.default_capacity, policy=policy
         )
+        if user.password_hash is None:
+            await account_service.invite(session, user, now=now, settings=settings)
         return (await user_service.to_read(session, [user]))[0]
+
+    @post("/{user_id:uuid}/invitation", status_code=202, responses=problem_responses(404, 409))
+    async def resend_invitation(
+        self,
+        user_id: FromPath[uuid.UUID],
+        session: DbSession,
+        now: Now,
+        settings: NamedDependency[Settings],
+    ) -> None:
+        """E-mail the invitation again; the link sent before stops working."""
+        user = await user_service.get_user(session, user_id)
+        await account_service.invite(session, user, now=now, settings=settings)
 
     @get("/")
     async def list_users(
@@ -176,10 +220,13 @@ class UserController(Controller):
         session: DbSession,
         now: Now,
         policy: Policy,
+        settings: NamedDependency[Settings],
     ) -> UserRead:
-        """Activate or deactivate an account, change a specialist's capacity or sub-specialties."""
+        """Change an account: name, e-mail (confirmed by a link), role's fields, active."""
         user = await user_service.get_user(session, user_id)
-        user = await user_service.update_user(session, user, data, now=now, policy=policy)
+        user = await user_service.update_user(
+            session, user, data, now=now, policy=policy, settings=settings
+        )
         return (await user_service.to_read(session, [user]))[0]
 
 

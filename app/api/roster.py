@@ -71,7 +71,7 @@ class RosterController(Controller):
             apply=confirm,
             now=now,
             policy=policy,
-            default_capacity=settings.default_capacity,
+            settings=settings,
         )
         if confirm and report.errors:
             raise problem(

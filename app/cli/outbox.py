@@ -25,6 +25,7 @@ async def send(context: AppContext) -> None:
         context.settings.smtp,
         base_url=context.settings.base_url,
         zone=context.zone,
+        link_secret=context.settings.resolved_secret_key(),
     )
     total = 0
     while (sent := await sender.send_due()) > 0:

@@ -39,7 +39,7 @@ async def import_(context: AppContext, file: Path) -> None:
                 apply=True,
                 now=context.clock.now(),
                 policy=context.policy,
-                default_capacity=context.settings.default_capacity,
+                settings=context.settings,
                 progress=advance,
             )
     if report.errors:

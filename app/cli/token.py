@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import click
 
+from app.auth import issue_token
 from app.cli.common import CommandError, with_context
 from app.context import AppContext
 from app.services.users import get_user_by_email
@@ -24,4 +25,4 @@ async def token(context: AppContext, email: str, ttl: int | None) -> None:
     if not found.active:
         raise CommandError(f"le compte {email} est désactivé")
     expiration = timedelta(seconds=ttl) if ttl else context.settings.token_ttl
-    click.echo(context.jwt_auth.create_token(identifier=str(found.id), token_expiration=expiration))
+    click.echo(issue_token(context.jwt_auth, found, expiration=expiration))

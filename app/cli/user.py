@@ -10,11 +10,11 @@ from rich.table import Table
 
 from app.cli.common import CommandError, with_context
 from app.context import AppContext
+from app.services.accounts import invite, set_password
 from app.services.users import (
     create_user,
     get_user_by_email,
     list_users,
-    set_password,
     update_user,
 )
 from models import Role, UserCreate, UserUpdate
@@ -34,6 +34,12 @@ def user() -> None:
 @click.option("--rpps", default=None, help="Numéro RPPS (11 chiffres).")
 @click.option(
     "--password", default=None, help="Demandé (ou lu dans ESS_NEW_PASSWORD) s'il est omis."
+)
+@click.option(
+    "--invite",
+    "invite_",
+    is_flag=True,
+    help="Sans mot de passe : envoie au nouvel utilisateur une invitation à le choisir.",
 )
 @click.option("--specialty", default=None, help="Code de la spécialité (spécialistes).")
 @click.option(
@@ -57,17 +63,22 @@ async def create(
     name: str,
     rpps: str | None,
     password: str | None,
+    invite_: bool,
     specialty: str | None,
     subspecialties: tuple[str, ...],
     capacity: int | None,
     treating_physician: bool,
 ) -> None:
+    if invite_ and password:
+        raise CommandError("--invite et --password s'excluent : l'invité choisit son mot de passe")
     data = UserCreate(
         role=role,
         email=email,
         name=name,
         rpps=rpps,
-        password=password or os.environ.get("ESS_NEW_PASSWORD") or _prompt_password(),
+        password=None
+        if invite_
+        else password or os.environ.get("ESS_NEW_PASSWORD") or _prompt_password(),
         specialty=specialty,
         subspecialties=list(subspecialties),
         capacity=capacity,
@@ -81,7 +92,11 @@ async def create(
             default_capacity=context.settings.default_capacity,
         )
         created_id = created.id
+        if invite_:
+            await invite(session, created, now=context.clock.now(), settings=context.settings)
     click.echo(str(created_id))
+    if invite_:
+        click.echo(f"Invitation envoyée à {data.email}.", err=True)
 
 
 @user.command("list", help="Liste les comptes.")
@@ -116,8 +131,8 @@ async def set_password_(context: AppContext, email: str) -> None:
     password = os.environ.get("ESS_NEW_PASSWORD") or _prompt_password()
     async with context.db.transaction() as session:
         account = await get_user_by_email(session, email)
-        await set_password(account, password)
-    click.echo(f"Mot de passe changé pour {account.email}.")
+        await set_password(session, account, password, now=context.clock.now())
+    click.echo(f"Mot de passe changé pour {account.email} ; ses sessions ouvertes sont fermées.")
 
 
 @user.command("deactivate", help="Désactive un compte : il ne peut plus se connecter.")

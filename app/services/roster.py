@@ -11,7 +11,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services.accounts import invite
 from app.services.users import create_user, update_user
+from config import Settings
 from models import Role, Specialty, Subspecialty, User, UserCreate, UserSubspecialty, UserUpdate
 from models.errors import InvalidInputError
 from models.identifiers import check_email_scripts
@@ -299,7 +301,7 @@ async def import_roster(
     apply: bool,
     now: datetime,
     policy: DispatchPolicy,
-    default_capacity: int,
+    settings: Settings,
     progress: Callable[[int, int], None] | None = None,
 ) -> RosterReport:
     """Plan the import; with ``apply`` and no bad line, make it in the caller's transaction."""
@@ -311,9 +313,13 @@ async def import_roster(
         row = by_line[planned.line]
         if planned.action == "create":
             user = await create_user(
-                session, row.data, now=now, default_capacity=default_capacity, policy=policy
+                session,
+                row.data,
+                now=now,
+                default_capacity=settings.default_capacity,
+                policy=policy,
             )
-            await welcome(session, user)
+            await welcome(session, user, now=now, settings=settings)
         elif planned.action == "update":
             await _update(session, row, now=now, policy=policy)
     report.applied = True
@@ -340,11 +346,6 @@ async def _update(
     await update_user(session, user, UserUpdate(**changes), now=now, policy=policy)
 
 
-async def welcome(session: AsyncSession, user: User) -> None:
-    """Greet an account the import created: the seam where its invitation will be sent.
-
-    Invitations (issue 14, point 3) are not built yet: until they are, an imported
-    specialist has no password and logs in once the coordinator sets one
-    (``ess-router user set-password``). Call the invitation service from here.
-    """
-    _ = session, user
+async def welcome(session: AsyncSession, user: User, *, now: datetime, settings: Settings) -> None:
+    """Greet an account the import created: e-mail its invitation to choose a password."""
+    await invite(session, user, now=now, settings=settings)

@@ -7,6 +7,8 @@ from datetime import date, datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services import accounts
+from config import Settings
 from models import (
     Role,
     Specialty,
@@ -19,7 +21,6 @@ from models import (
 )
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 from models.identifiers import check_email_scripts, normalize_email
-from models.user import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from router import DispatchPolicy, drain_pending, lock_pool
 from security.passwords import hash_password, verify_password
 
@@ -87,14 +88,10 @@ async def create_user(
         raise InvalidInputError(
             "Seul un demandeur peut être déclaré médecin traitant.", field="treating_physician"
         )
-    try:
-        check_email_scripts(data.email)
-    except ValueError as exc:
-        raise InvalidInputError(str(exc), field="email") from None
-    if (await session.execute(select(User.id).where(User.email == data.email))).first():
-        raise ConflictError(f"Un compte existe déjà avec l'adresse {data.email}.")
-    if data.rpps and (await session.execute(select(User.id).where(User.rpps == data.rpps))).first():
-        raise ConflictError(f"Un compte existe déjà avec le numéro RPPS {data.rpps}.")
+    await _check_email(session, data.email)
+    await _check_rpps(session, data.rpps)
+    if data.password:
+        await accounts.check_new_password(data.password, name=data.name, email=data.email)
 
     user = User(
         role=data.role,
@@ -124,6 +121,30 @@ async def create_user(
     return user
 
 
+async def _check_email(session: AsyncSession, email: str, owner: uuid.UUID | None = None) -> None:
+    try:
+        check_email_scripts(email)
+    except ValueError as exc:
+        raise InvalidInputError(str(exc), field="email") from None
+    query = select(User.id).where(User.email == email)
+    if owner is not None:
+        query = query.where(User.id != owner)
+    if (await session.execute(query)).first():
+        raise ConflictError(f"Un compte existe déjà avec l'adresse {email}.")
+
+
+async def _check_rpps(
+    session: AsyncSession, rpps: str | None, owner: uuid.UUID | None = None
+) -> None:
+    if not rpps:
+        return
+    query = select(User.id).where(User.rpps == rpps)
+    if owner is not None:
+        query = query.where(User.id != owner)
+    if (await session.execute(query)).first():
+        raise ConflictError(f"Un compte existe déjà avec le numéro RPPS {rpps}.")
+
+
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     user = await session.get(User, user_id)
     if user is None:
@@ -151,17 +172,6 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     return user
 
 
-async def set_password(user: User, password: str) -> None:
-    """Replace the user's password, held to the same rule as at creation."""
-    if not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
-        raise InvalidInputError(
-            f"Le mot de passe doit comporter de {PASSWORD_MIN_LENGTH} à {PASSWORD_MAX_LENGTH} "
-            "caractères.",
-            field="password",
-        )
-    user.password_hash = await hash_password(password)
-
-
 async def list_users(session: AsyncSession, role: Role | None) -> list[User]:
     query = select(User).order_by(User.name)
     if role is not None:
@@ -187,10 +197,20 @@ async def update_user(
     *,
     now: datetime,
     policy: DispatchPolicy,
+    settings: Settings | None = None,
 ) -> User:
+    """Apply what the coordinator changed; a new address waits for its confirmation.
+
+    An account that has no password yet (its invitation not taken up) switches to the
+    new address at once and is invited there again; any other account keeps its
+    address until the link sent to the new one is followed. Deactivating an account
+    ends its sessions.
+    """
+    given = data.model_fields_set
     specialist_only = data.model_dump(
         exclude_unset=True,
         include={
+            "specialty",
             "capacity",
             "subspecialties",
             "advanced_consultations",
@@ -200,12 +220,37 @@ async def update_user(
     )
     if specialist_only and user.role != Role.SPECIALIST:
         raise InvalidInputError(
-            "Capacité, sur-spécialités et adhésion ne concernent que les spécialistes.",
+            "Spécialité, capacité, sur-spécialités et adhésion ne concernent que les spécialistes.",
             field=next(iter(specialist_only)),
         )
-    if user.specialty_code is not None:
-        await lock_pool(session, user.specialty_code)
+    if data.treating_physician and user.role != Role.REQUESTER:
+        raise InvalidInputError(
+            "Seul un demandeur peut être déclaré médecin traitant.", field="treating_physician"
+        )
+    for name in ("name", "email", "specialty", "active", "treating_physician"):
+        if name in given and getattr(data, name) is None:
+            raise InvalidInputError("Ce champ ne peut pas être vide.", field=name)
+    new_specialty = data.specialty if data.specialty != user.specialty_code else None
+    if new_specialty is not None and await session.get(Specialty, new_specialty) is None:
+        raise InvalidInputError(f"Spécialité inconnue : « {new_specialty} ».", field="specialty")
+    new_email = data.email if data.email is not None and data.email != user.email else None
+    if new_email is not None:
+        await _check_email(session, new_email, owner=user.id)
+    if "rpps" in given:
+        await _check_rpps(session, data.rpps, owner=user.id)
+    # Both pools change when a specialist moves; locked in one order, never crosswise.
+    for code in sorted({c for c in (user.specialty_code, new_specialty) if c}):
+        await lock_pool(session, code)
+
+    if data.name is not None:
+        user.name = data.name.strip()
+    if "rpps" in given:
+        user.rpps = data.rpps
+    if data.treating_physician is not None:
+        user.treating_physician = data.treating_physician
     if data.active is not None:
+        if user.active and not data.active:
+            accounts.end_sessions(user)
         user.active = data.active
     if data.capacity is not None:
         user.capacity = data.capacity
@@ -217,6 +262,10 @@ async def update_user(
         user.member_until = data.member_until
     _check_membership(user)
     subspecialties = data.subspecialties
+    if new_specialty is not None:
+        user.specialty_code = new_specialty
+        # The old specialty's sub-specialties mean nothing in the new one.
+        subspecialties = subspecialties or []
     if subspecialties is not None:
         assert user.specialty_code is not None
         codes = await _check_subspecialties(session, user.specialty_code, subspecialties)
@@ -228,8 +277,19 @@ async def update_user(
                 )
             )
     await session.flush()
+    if new_email is not None:
+        assert settings is not None, "changing an address needs the settings (links)"
+        if user.password_hash is None:
+            user.email = new_email
+            await session.flush()
+            if user.active:
+                await accounts.invite(session, user, now=now, settings=settings)
+        else:
+            await accounts.request_email_change(
+                session, user, new_email, now=now, settings=settings
+            )
     if user.specialty_code is not None and user.active:
-        # Reactivated, more capacity or new sub-specialties: someone may now be eligible.
+        # Reactivated, more capacity, new sub-specialties: someone may now be eligible.
         await drain_pending(session, user.specialty_code, now=now, policy=policy)
     return user
 

@@ -125,7 +125,13 @@ def test_set_password_refuses_bad_input_and_changes_nothing(
     roster: dict[str, str], tmp_path: Path
 ) -> None:
     short = {**roster, "ESS_NEW_PASSWORD": "court"}
-    assert_one_line_error(run(short, "user", "set-password", "gp@cabinet-test.fr"), "10 à 200")
+    assert_one_line_error(
+        run(short, "user", "set-password", "gp@cabinet-test.fr"), "au moins 12 caractères"
+    )
+    common = {**roster, "ESS_NEW_PASSWORD": "password1234"}
+    assert_one_line_error(
+        run(common, "user", "set-password", "gp@cabinet-test.fr"), "des plus courants"
+    )
     assert_one_line_error(
         run(
             {**roster, "ESS_NEW_PASSWORD": "un-tout-nouveau-secret"},
