@@ -316,3 +316,22 @@ async def test_password_policy_on_creation(client, ess: Ess) -> None:
     )
     assert created.status_code == 201
     assert await login(client, "paul.roux@cabinet-test.fr", PASSWORD) == 200
+
+
+async def test_the_roster_import_invites_new_specialists_once(
+    client, ess: Ess, smtp_server: SmtpServer
+) -> None:
+    from tests.api.test_roster import ROSTER, upload
+
+    for _ in range(2):  # the same file again changes nothing, and sends nothing
+        assert (await upload(client, ess, ROSTER, confirm=True)).status_code == 200
+        mails = await deliver(ess, smtp_server)
+    assert mails == []
+    [mail] = smtp_server.inbox.messages
+    assert mail["X-Envelope-To"] == "nouvelle.cardio@ess-test.fr"
+    token = link(smtp_server, mail, "invitation")
+    accepted = await client.post(
+        "/api/v1/auth/invitation", json={"token": token, "password": PASSWORD}
+    )
+    assert accepted.status_code == 204
+    assert await login(client, "nouvelle.cardio@ess-test.fr", PASSWORD) == 200
