@@ -331,7 +331,7 @@ async def test_the_roster_import_invites_new_specialists_once(
     assert mail["X-Envelope-To"] == "nouvelle.cardio@ess-test.fr"
     token = link(smtp_server, mail, "invitation")
     accepted = await client.post(
-        "/api/v1/auth/invitation", json={"token": token, "password": PASSWORD}
+        "/api/v1/auth/invitation", json={"token": token, "password": OTHER}
     )
     assert accepted.status_code == 204
-    assert await login(client, "nouvelle.cardio@ess-test.fr", PASSWORD) == 200
+    assert await login(client, "nouvelle.cardio@ess-test.fr", OTHER) == 200
