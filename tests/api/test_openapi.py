@@ -45,6 +45,18 @@ async def test_every_error_response_is_a_problem_details(document: dict) -> None
     assert set(problem["properties"]) == {"status", "title", "detail", "type", "errors"}
 
 
+# What anyone may call without a token: the login, and the links e-mailed to people.
+PUBLIC = {
+    "GET /health",
+    "POST /api/v1/auth/login",
+    "POST /api/v1/auth/password-reset",
+    "GET /api/v1/auth/tokens/{token}",
+    "POST /api/v1/auth/invitation",
+    "POST /api/v1/auth/password-reset/confirm",
+    "POST /api/v1/auth/email-confirmation",
+}
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_each_operation_documents_the_errors_it_can_answer(document: dict) -> None:
     documented = {label: errors(operation) for label, operation in operations(document).items()}
@@ -67,8 +79,10 @@ async def test_each_operation_documents_the_errors_it_can_answer(document: dict)
     ]
     assert documented["GET /api/v1/requests/{request_id}/attachments"] == [401, 403, 404]
     assert documented["GET /api/v1/indicators"] == [400, 401, 403]
+    assert documented["POST /api/v1/auth/invitation"] == [400, 404, 410, 413, 422]
+    assert documented["GET /api/v1/auth/tokens/{token}"] == [404, 410]
     for label, statuses in documented.items():
-        if label not in {"GET /health", "POST /api/v1/auth/login"}:
+        if label not in PUBLIC:
             assert 401 in statuses, label
 
 
@@ -95,7 +109,7 @@ async def test_attachment_download_documents_the_file_types(document: dict) -> N
 async def test_only_the_login_and_health_need_no_token(document: dict) -> None:
     assert document["security"] == [{"BearerToken": []}]
     public = [label for label, op in operations(document).items() if op.get("security") == []]
-    assert sorted(public) == ["GET /health", "POST /api/v1/auth/login"]
+    assert set(public) == PUBLIC
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
