@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlmodel import Field, SQLModel
 
 from app.api.second_factor import account_throttle
-from app.auth import requires, session_cookie
+from app.auth import issue_token, requires, session_cookie
 from app.context import AppContext
 from app.dependencies import CurrentUser, DbSession, Keys, Now, Policy
 from app.enrolment import login_token
