@@ -48,8 +48,8 @@ def enrolment_guard(
     if is_enrolment_only(connection.scope.get("auth")) and not handler.opt.get(ENROLMENT_OPT):
         raise problem(
             401,
-            "La double authentification est obligatoire : activez-la (/api/v1/me/totp) "
-            "puis reconnectez-vous avec un code.",
+            "La double authentification est obligatoire : activez-la d'abord "
+            "(/api/v1/me/totp) ; sa confirmation vous donne un accès complet.",
             second_factor_enrolment_required=True,
         )
 
