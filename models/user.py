@@ -160,3 +160,6 @@ class UserRead(SQLModel):
     advanced_consultations: bool
     member_since: date | None
     member_until: date | None
+    password_set: bool = Field(
+        description="false until the account's owner has chosen a password (invitation pending)"
+    )

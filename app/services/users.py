@@ -321,6 +321,7 @@ async def to_read(session: AsyncSession, users: Sequence[User]) -> list[UserRead
             advanced_consultations=u.advanced_consultations,
             member_since=u.member_since,
             member_until=u.member_until,
+            password_set=u.password_hash is not None,
         )
         for u in users
     ]

@@ -114,3 +114,26 @@ async def test_bad_changes_are_refused_and_change_nothing(client, ess: Ess) -> N
     assert by_id[str(gp.id)]["name"] == gp.name
     assert by_id[str(specialist.id)]["treating_physician"] is False
     assert by_id[str(specialist.id)]["subspecialties"] == ["rythmologie"]
+
+
+async def test_a_specialist_moves_to_another_specialty(client, ess: Ess) -> None:
+    coordinator = ess.auth(ess.coordinator)
+    added = await client.post(
+        "/api/v1/specialties",
+        json={
+            "code": "pneumologie",
+            "name": "Pneumologie",
+            "subspecialties": [{"code": "sommeil", "name": "Sommeil"}],
+        },
+        headers=coordinator,
+    )
+    assert added.status_code == 201, added.text
+    specialist = ess.specialists[1]
+    # The old specialty's sub-specialties do not exist in the new one.
+    wrong = await patch(client, ess, specialist.id, specialty="pneumologie", subspecialties=["hta"])
+    assert wrong.status_code == 422
+    moved = await patch(client, ess, specialist.id, specialty="pneumologie")
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["specialty"], moved.json()["subspecialties"]) == ("pneumologie", [])
+    moved = await patch(client, ess, specialist.id, subspecialties=["sommeil"])
+    assert moved.json()["subspecialties"] == ["sommeil"]

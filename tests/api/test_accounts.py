@@ -335,3 +335,26 @@ async def test_the_roster_import_invites_new_specialists_once(
     )
     assert accepted.status_code == 204
     assert await login(client, "nouvelle.cardio@ess-test.fr", OTHER) == 200
+
+
+async def test_two_uses_of_one_link_at_once_let_exactly_one_through(
+    client, ess: Ess, smtp_server: SmtpServer
+) -> None:
+    import asyncio
+
+    created = await create(client, ess)
+    assert created["password_set"] is False
+    [mail] = await deliver(ess, smtp_server)
+    token = link(smtp_server, mail, "invitation")
+    first, second = await asyncio.gather(
+        client.post("/api/v1/auth/invitation", json={"token": token, "password": PASSWORD}),
+        client.post("/api/v1/auth/invitation", json={"token": token, "password": OTHER}),
+    )
+    assert sorted([first.status_code, second.status_code]) == [204, 410]
+    chosen = PASSWORD if first.status_code == 204 else OTHER
+    refused = OTHER if chosen == PASSWORD else PASSWORD
+    assert await login(client, created["email"], chosen) == 200
+    assert await login(client, created["email"], refused) == 401
+    listed = await client.get("/api/v1/users", headers=ess.auth(ess.coordinator))
+    [account] = [u for u in listed.json() if u["id"] == created["id"]]
+    assert account["password_set"] is True

@@ -35,9 +35,18 @@ EXAMPLES = {"requester": 2, "specialist": 2, "coordinator": 2, "anonymous": 1}
 """Generated calls per operation and strategy (valid or invalid data, seeded or random ids).
 
 An anonymous call is refused (401) before anything else is looked at: one each is enough."""
-PUBLIC = {"GET /health", "POST /api/v1/auth/login"}
+PUBLIC = {
+    "GET /health",
+    "POST /api/v1/auth/login",
+    "POST /api/v1/auth/password-reset",
+    "GET /api/v1/auth/tokens/{token}",
+    "POST /api/v1/auth/invitation",
+    "POST /api/v1/auth/password-reset/confirm",
+    "POST /api/v1/auth/email-confirmation",
+}
 """Operations that answer the same whoever calls: fuzzed once, anonymously (a login is a
-slow password hash, and the login throttle is per address)."""
+slow password hash, the login and reset throttles are per address, and the e-mailed links
+carry their own credential)."""
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
