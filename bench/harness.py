@@ -63,7 +63,7 @@ PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 3, 3, 10, 30, tzinfo=PARIS).astimezone(UTC)
 STARTUP_TIMEOUT_S = 60.0
 
-PASSWORD = "bench-password-1234"
+PASSWORD = "Mesure-de-charge-2026"  # passes the password policy
 COORDINATOR_EMAIL = "coordination@ess-bench.fr"
 REQUESTER_EMAIL = "demandeur@ess-bench.fr"
 SPECIALTY, SUBSPECIALTY = "cardiologie", "rythmologie"

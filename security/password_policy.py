@@ -39,7 +39,8 @@ def _parts(text: str) -> list[str]:
 def personal_parts(name: str, email: str) -> dict[str, str]:
     """Return each part of the name and address with what it is ("nom" or "adresse")."""
     local, _, domain = email.partition("@")
-    parts = {part: "adresse" for part in _parts(local) + _parts(domain)[:-1]}
+    labels = domain.split(".")[:-1]  # not the top-level domain ("fr", "com")
+    parts = {part: "adresse" for part in _parts(local) + _parts(" ".join(labels))}
     parts.update({part: "nom" for part in _parts(name)})
     for whole in (local.casefold(), email.casefold()):
         if len(whole) >= MIN_PART:
