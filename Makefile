@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots vendor clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.submission
+
+# PNGs of each page, desktop (1280 px) and phone (375 px), into docs/screenshots/.
+screenshots: $(STAMP)
+	$(BIN)/python -m scripts.screenshots
+
+# Re-fetch the vendored front-end assets from the npm registry and check their sha256.
+vendor: $(STAMP)
+	$(BIN)/python scripts/vendor_assets.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

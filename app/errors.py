@@ -54,7 +54,7 @@ TITLES = {
     503: "Service indisponible",
 }
 
-_DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (UnsupportedMediaError, 415),
     (TooLargeError, 413),
     (NotFoundError, 404),
@@ -120,7 +120,8 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def _translate(message: str) -> str:
+def translate(message: str) -> str:
+    """Say a Pydantic or Litestar validation message in French."""
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
             return message[len(prefix) :]
@@ -142,7 +143,7 @@ def _validation_error(item: Mapping[str, Any], request: Request[Any, Any, Any]) 
         # Litestar names the handler's argument (``alert_state``), not the parameter.
         parameter = request.route_handler.parsed_fn_signature.parameters.get(field)
         field = getattr(getattr(parameter, "kwarg_definition", None), "name", None) or field
-    return {"field": field, "source": source, "message": _translate(message)}
+    return {"field": field, "source": source, "message": translate(message)}
 
 
 def validation_error_handler(
@@ -193,7 +194,7 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
 
 
 def _from_domain(exc: DomainError) -> ProblemDetailsException:
-    for kind, status in _DOMAIN_STATUS:
+    for kind, status in DOMAIN_STATUS:
         if isinstance(exc, kind):
             extra: dict[str, Any] = {}
             if isinstance(exc, InvalidInputError) and exc.field:

@@ -24,6 +24,7 @@ from app.health import health, ready
 from app.openapi import ProblemResponsesPlugin
 from app.services.keys import KeyHeartbeat
 from app.throttle import address_throttle
+from app.web import allow_form_uploads, static_file, template_config, web_router
 from config import SystemClock, get_settings
 from models.storage import Database
 from notifications.sender import OutboxSender
@@ -82,7 +83,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
             await context.db.dispose()
 
     app = Litestar(
-        route_handlers=[health, ready, api_router],
+        route_handlers=[health, ready, api_router, web_router, static_file],
         dependencies=dependencies(),
         guards=[enrolment_guard],
         on_app_init=[context.jwt_auth.on_app_init],
@@ -98,6 +99,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
             ValidationException: validation_error_handler,
         },
         lifespan=[lifespan],
+        template_config=template_config(context.zone),
         state=State({"context": context}),
         openapi_config=OpenAPIConfig(
             title="ess-router",
@@ -118,4 +120,5 @@ def create_app(context: AppContext | None = None) -> Litestar:
         debug=False,
     )
     allow_uploads(app, context.settings.attachment_max_bytes)
+    allow_form_uploads(app, context.settings.attachment_max_bytes)
     return app

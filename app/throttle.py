@@ -24,6 +24,7 @@ from config import Settings
 
 LOGIN_PATH = "/api/v1/auth/login"
 PASSWORD_RESET_PATH = "/api/v1/auth/password-reset"
+WEB_LOGIN_PATH = "/connexion"  # the login page's form (its GET is not an attempt)
 # The address limit counts these together: guessing passwords, or flooding an inbox.
 THROTTLED_PATHS = frozenset({LOGIN_PATH, PASSWORD_RESET_PATH})
 STORE_NAME = "login_failures"
@@ -32,7 +33,8 @@ _lock = asyncio.Lock()
 
 
 async def _is_throttled(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path in THROTTLED_PATHS
+    path = request.url.path
+    return path in THROTTLED_PATHS or (path == WEB_LOGIN_PATH and request.method == "POST")
 
 
 def address_throttle(settings: Settings) -> RateLimitConfig:

@@ -214,7 +214,10 @@ class Settings(BaseSettings):
     """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` and
     ``X-Forwarded-Proto`` are believed; empty: nobody's, the peer address is the client."""
     token_ttl: Duration = timedelta(hours=8)
-    """Lifetime of a login token (API bearer or session cookie)."""
+    """Lifetime of a login token given to an API client (bearer)."""
+    session_idle: Duration = Field(default=timedelta(minutes=30), gt=timedelta(0))
+    """A web session ends after this long without a page asked for (the cookie's token
+    is renewed as pages are used)."""
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     """Largest attachment accepted (photographs, PDF), in bytes; larger ones get 413."""
     default_capacity: int = Field(default=5, ge=0)

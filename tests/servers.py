@@ -46,8 +46,9 @@ def free_port() -> int:
 class ServerProcess:
     """``ess-router serve`` on a free port, with the given settings; stopped on exit."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
         self.port = free_port()
+        self.args = args
         self.url = f"http://127.0.0.1:{self.port}"
         base = {k: v for k, v in os.environ.items() if not k.startswith("ESS_")}
         self.env = {**base, **env}
@@ -57,7 +58,7 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> "ServerProcess":
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(BIN), "serve", "--port", str(self.port)],
+            [str(BIN), "serve", "--port", str(self.port), *self.args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,0 +1,86 @@
+"""Errors on the pages: a French page (or the form again) instead of problem details."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsException
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.errors import TITLES, internal_error_handler
+from app.web.forms import FormRejected, domain_status
+from app.web.templating import page
+from models.errors import DomainError
+
+logger = logging.getLogger("ess_router.web")
+
+DETAILS = {
+    403: "Cette page ou cette action ne vous est pas ouverte.",
+    404: "Cette page n'existe pas, ou elle ne vous est pas accessible.",
+    405: "Cette action n'est pas possible ici.",
+    413: "Le contenu envoyé dépasse la taille maximale autorisée.",
+    429: "Trop de tentatives : patientez un peu avant de réessayer.",
+}
+
+
+def error_page(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
+    title = TITLES.get(status) or HTTPStatus(status).phrase
+    return page(request, "error.html", status_code=status, title=title, detail=detail)
+
+
+def form_rejected(request: Request[Any, Any, Any], exc: FormRejected) -> Response[Any]:
+    """The form again, with what was typed and the messages beside their fields."""
+    return page(
+        request,
+        exc.template,
+        status_code=exc.status_code,
+        values=exc.values,
+        errors=exc.errors,
+        **exc.context,
+    )
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, ProblemDetailsException) and exc.detail:
+        detail = str(exc.detail)
+    else:
+        detail = DETAILS.get(status) or TITLES.get(status) or HTTPStatus(status).phrase
+    response = error_page(request, status, detail)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return error_page(request, domain_status(exc), str(exc))
+
+
+def validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    return error_page(request, 400, "L'adresse ou le formulaire envoyé n'est pas valide.")
+
+
+def stale(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+    return error_page(
+        request, 409, "La demande a été modifiée entre-temps : rechargez la page puis réessayez."
+    )
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    internal_error_handler(request, exc)  # logs it as the API does
+    return error_page(request, 500, "Une erreur inattendue est survenue ; elle a été journalisée.")
+
+
+WEB_EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+    FormRejected: form_rejected,
+    HTTPException: http_error,
+    ProblemDetailsException: http_error,
+    ValidationException: validation_error,
+    DomainError: domain_error,
+    StaleDataError: stale,
+    IntegrityError: stale,
+    Exception: internal_error,
+}

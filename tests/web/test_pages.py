@@ -1,0 +1,216 @@
+"""The pages without a browser: sessions, redirects, CSRF, headers, forms, who sees what."""
+
+import re
+import uuid
+
+import httpx
+import pytest
+
+from app.auth import SESSION_COOKIE
+from app.web.assets import manifest
+from app.web.session import safe_next
+from tests.conftest import Ess, request_payload
+
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+SITE = "http://ess.test.local"
+PASSWORD = "mot-de-passe-solide"
+
+
+async def log_in(client: httpx.AsyncClient, email: str, next_path: str = "/") -> httpx.Response:
+    await client.get("/connexion")  # the CSRF cookie, as a browser gets it
+    return await client.post(
+        "/connexion",
+        data={"email": email, "password": PASSWORD, "next": next_path},
+        headers={"Origin": SITE},
+    )
+
+
+async def with_password(ess: Ess, user) -> None:  # type: ignore[no-untyped-def]
+    from app.services.users import set_password
+
+    async with ess.context.db.transaction() as session:
+        stored = await session.merge(user)
+        await set_password(stored, PASSWORD)
+
+
+def csrf(client: httpx.AsyncClient) -> str:
+    return client.cookies["ess_csrf"]
+
+
+async def submit(client: httpx.AsyncClient, ess: Ess, user) -> str:  # type: ignore[no-untyped-def]
+    response = await client.post("/api/v1/requests", json=request_payload(), headers=ess.auth(user))
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+async def test_a_page_asked_for_without_a_session_goes_to_the_login(client, ess: Ess) -> None:
+    for path, target in [("/", "/"), ("/demandes?status=closed", "/demandes?status=closed")]:
+        response = await client.get(path)
+        assert response.status_code == 303
+        location = response.headers["location"]
+        assert location.startswith("/connexion?next=")
+        assert httpx.URL(location).params["next"] == target
+    login = await client.get("/connexion?next=/demandes")
+    assert login.status_code == 200
+    assert 'name="next" value="/demandes"' in login.text
+    assert '<html lang="fr">' in login.text
+
+
+async def test_login_goes_back_to_the_page_asked_for_never_elsewhere(client, ess: Ess) -> None:
+    requester = ess.requesters[0]
+    await with_password(ess, requester)
+    response = await log_in(client, requester.email, "/demandes?status=answered")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/demandes?status=answered"
+    for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "demandes"):
+        assert safe_next(elsewhere) == "/"
+        response = await log_in(client, requester.email, elsewhere)
+        assert response.headers["location"] == "/"
+
+
+async def test_the_session_cookie_is_httponly_samesite_and_idles_out(client, ess: Ess) -> None:
+    requester = ess.requesters[0]
+    await with_password(ess, requester)
+    response = await log_in(client, requester.email)
+    cookie = next(
+        v for v in response.headers.get_list("set-cookie") if v.startswith(SESSION_COOKIE)
+    )
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Max-Age=1800" in cookie  # ESS_SESSION_IDLE, 30 minutes by default
+    home = await client.get("/")
+    assert home.status_code == 200
+    assert "Se déconnecter" in home.text
+    out = await client.post("/deconnexion", data={"_csrf_token": csrf(client)})
+    assert out.status_code == 303
+    assert (await client.get("/")).status_code == 303
+
+
+async def test_a_wrong_password_keeps_the_address_and_says_so(client, ess: Ess) -> None:
+    requester = ess.requesters[0]
+    await with_password(ess, requester)
+    await client.get("/connexion")
+    response = await client.post(
+        "/connexion",
+        data={"email": requester.email, "password": "pas-le-bon", "next": "/"},
+        headers={"Origin": SITE},
+    )
+    assert response.status_code == 401
+    assert "Adresse e-mail ou mot de passe incorrect." in response.text
+    assert f'value="{requester.email}"' in response.text
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+
+
+async def test_assets_are_served_here_cached_for_a_year(client, ess: Ess) -> None:
+    page = await client.get("/connexion")
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert len(urls) == 4  # Pico, app.css, htmx, app.js
+    for url in urls:
+        response = await client.get(url)
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert response.headers["content-type"].startswith(("text/css", "text/javascript"))
+    assert "vendor/htmx-2.0.11.min.js" in manifest()
+    assert (await client.get("/static/app.css")).status_code == 404  # unversioned name
+
+
+async def test_no_inline_script_nor_style_in_the_pages(client, ess: Ess) -> None:
+    requester = ess.requesters[0]
+    await with_password(ess, requester)
+    request_id = await submit(client, ess, requester)
+    await log_in(client, requester.email)
+    for path in ("/", "/demandes", "/demandes/nouvelle", f"/demandes/{request_id}"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["cache-control"] == "no-store"
+        assert not re.search(r"<script(?![^>]*\bsrc=)", response.text), path
+        assert " style=" not in response.text, path
+        assert not re.search(r" on[a-z]+=", response.text), path
+
+
+async def test_a_refused_form_keeps_every_value(client, ess: Ess) -> None:
+    requester = ess.requesters[0]
+    await with_password(ess, requester)
+    await log_in(client, requester.email)
+    question = "Douleur thoracique atypique. " * 70  # about 2 000 characters
+    response = await client.post(
+        "/demandes/nouvelle",
+        data={
+            "_csrf_token": csrf(client),
+            "specialty": "cardiologie",
+            "priority": "standard",
+            "question": question,
+            "patient.first_name": "Jeanne",
+            "patient.last_name": "Durand",
+            "patient.birth_date": "1956-04-12",
+            "patient.sex": "F",
+            "patient.ins": "123456789012345",
+        },
+        headers={"Origin": SITE},
+    )
+    assert response.status_code == 422
+    assert question.rstrip() in response.text
+    assert 'value="Durand"' in response.text
+    assert re.search(r'aria-describedby="[^"]*f-patient-ins-error"', response.text)
+    assert "Cochez la case" in response.text  # the consent, beside its box
+    listing = await client.get("/api/v1/requests", headers=ess.auth(requester))
+    assert listing.json()["total"] == 0
+
+
+async def test_a_form_without_the_csrf_token_changes_nothing(client, ess: Ess) -> None:
+    requester = ess.requesters[0]
+    await with_password(ess, requester)
+    request_id = await submit(client, ess, requester)
+    await log_in(client, requester.email)
+    response = await client.post(
+        f"/demandes/{request_id}/annulation", data={}, headers={"Origin": SITE}
+    )
+    assert response.status_code == 403
+    assert "CSRF" in response.text
+    assert "<html" in response.text
+    status = await client.get(f"/api/v1/requests/{request_id}", headers=ess.auth(requester))
+    assert status.json()["status"] != "cancelled"
+
+
+async def test_cancel_asks_first_then_cancels(client, ess: Ess) -> None:
+    requester = ess.requesters[0]
+    await with_password(ess, requester)
+    request_id = await submit(client, ess, requester)
+    await log_in(client, requester.email)
+    confirm = await client.get(f"/demandes/{request_id}/annulation")
+    assert "Annuler la demande" in confirm.text
+    done = await client.post(
+        f"/demandes/{request_id}/annulation",
+        data={"_csrf_token": csrf(client)},
+        headers={"Origin": SITE},
+    )
+    assert done.status_code == 303
+    page = await client.get(done.headers["location"])
+    assert "La demande est annulée." in page.text
+    assert "Annulée" in page.text
+
+
+async def test_the_coordinator_sees_the_flow_not_the_clinical_content(client, ess: Ess) -> None:
+    requester = ess.requesters[0]
+    request_id = await submit(client, ess, requester)
+    await with_password(ess, ess.coordinator)
+    await log_in(client, ess.coordinator.email)
+    page = await client.get(f"/demandes/{request_id}")
+    assert page.status_code == 200
+    payload = request_payload()
+    assert payload["question"] not in page.text  # type: ignore[operator]
+    assert "Durand" not in page.text and "Jeanne" not in page.text
+    assert "Envoyer le message" not in page.text
+    assert "réservé au demandeur et au spécialiste" in page.text
+
+
+async def test_another_requesters_request_is_not_found(client, ess: Ess) -> None:
+    request_id = await submit(client, ess, ess.requesters[0])
+    other = ess.requesters[1]
+    await with_password(ess, other)
+    await log_in(client, other.email)
+    for path in (f"/demandes/{request_id}", f"/demandes/{uuid.uuid4()}"):
+        response = await client.get(path)
+        assert response.status_code == 404
+        assert "Demande introuvable." in response.text
