@@ -279,31 +279,3 @@ async def open_for_download(
         created_at=attachment.created_at,
     )
     return description, content()
-
-
-async def list_attachments(
-    session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: datetime, vault: Vault
-) -> list[AttachmentRead]:
-    """The request's attachments, oldest first, their names decrypted (noted in the audit)."""
-    request = await get_visible(session, viewer, request_id)
-    rows = (
-        await session.execute(
-            select(Attachment)
-            .where(Attachment.request_id == request.id)
-            .order_by(Attachment.created_at, Attachment.id)
-        )
-    ).scalars()
-    found = [
-        AttachmentRead(
-            id=a.id,
-            author_id=a.author_id,
-            filename=vault.decrypt("attachment", a.id, "filename", a.filename),
-            content_type=a.content_type,
-            size=a.size,
-            created_at=a.created_at,
-        )
-        for a in rows
-    ]
-    if found:
-        note(session, at=now, actor_id=viewer.id, action="attachment.list", request_id=request.id)
-    return found

@@ -1,7 +1,7 @@
 """Accounts: requesters, specialists and the coordinator."""
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import delete, select
@@ -325,14 +325,3 @@ async def to_read(session: AsyncSession, users: Sequence[User]) -> list[UserRead
         )
         for u in users
     ]
-
-
-async def names_by_id(
-    session: AsyncSession, ids: Iterable[uuid.UUID | None]
-) -> dict[uuid.UUID, str]:
-    """The names of these users, to show who is on the other side."""
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = await session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
-    return {row.id: row.name for row in rows}

@@ -61,6 +61,7 @@ SEX_LABELS = {"F": "Femme", "M": "Homme"}
 FIELD_LABELS = {
     "email": "Adresse e-mail",
     "password": "Mot de passe",
+    "otp": "Code de vérification",
     "specialty": "Spécialité",
     "subspecialty": "Sur-spécialité",
     "priority": "Priorité",

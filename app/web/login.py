@@ -1,17 +1,29 @@
-"""``/connexion`` and ``/deconnexion``: the session cookie, back to the page asked for."""
+"""``/connexion`` and ``/deconnexion``: the session cookie, back to the page asked for.
 
+An account with a second factor logs in in two steps: the password, then the code
+(TOTP or a recovery code). Between them the page holds a short signed note of whose
+password was right (``pending``), signed with a key of its own so that it can never
+pass for a session token.
+"""
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import NotAuthorizedException
 from litestar.params import QueryParameter
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Redirect, Template
+from litestar.security.jwt import Token
 
+from app.api.second_factor import account_throttle
 from app.context import AppContext
-from app.dependencies import DbSession, Now
+from app.dependencies import DbSession, Keys, Now
+from app.services import second_factor
 from app.services import users as user_service
-from app.throttle import STORE_NAME, AccountThrottle
 from app.web.forms import text_fields
 from app.web.session import (
     NO_RENEW,
@@ -23,9 +35,37 @@ from app.web.session import (
     session_token,
 )
 from app.web.templating import flash_cookie, page
-from models.identifiers import normalize_email
+from models import User
 
-WRONG = "Adresse e-mail ou mot de passe incorrect."
+PENDING_AUDIENCE = "web-login-second-step"
+PENDING_TTL = timedelta(minutes=5)
+ENROLMENT_NEEDED = (
+    "La double authentification est obligatoire pour votre compte et n'est pas encore "
+    "activée : demandez à la coordination de l'ESS de vous aider à l'activer."
+)
+
+
+def _pending_secret(context: AppContext) -> str:
+    # Not the session's key: a pending note is worthless to the JWT middleware.
+    key = context.settings.resolved_secret_key() + "/" + PENDING_AUDIENCE
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def pending_note(context: AppContext, user: User) -> str:
+    return Token(
+        exp=datetime.now(UTC) + PENDING_TTL,
+        sub=str(user.id),
+        aud=PENDING_AUDIENCE,
+        jti=uuid.uuid4().hex,
+    ).encode(_pending_secret(context), "HS256")
+
+
+def read_pending(context: AppContext, note: str) -> uuid.UUID | None:
+    try:
+        token = Token.decode(note, _pending_secret(context), "HS256", audience=PENDING_AUDIENCE)
+        return uuid.UUID(token.sub)
+    except (NotAuthorizedException, ValueError):
+        return None
 
 
 class LoginController(Controller):
@@ -47,10 +87,12 @@ class LoginController(Controller):
         self,
         request: Request[Any, Any, Any],
         read_session: DbSession,
+        session: DbSession,
+        vault: Keys,
         now: Now,
         context: NamedDependency[AppContext],
     ) -> Response[Any]:
-        """Check the e-mail and password; set the session cookie; go where the user was going."""
+        """Check the password (then the code); set the session cookie; go where asked."""
         form = await request.form()
         values = text_fields(form)
         resume = [
@@ -59,9 +101,9 @@ class LoginController(Controller):
             if name.startswith(RESUME_PREFIX) and isinstance(value, str)
         ]
         target = safe_next(values.get("next"))
-        shown = {"email": values.get("email", "")}
+        settings = context.settings
 
-        def again(status: int, errors: dict[str, str]) -> Template:
+        def again(status: int, errors: dict[str, str], pending: str | None = None) -> Template:
             return page(
                 request,
                 "login.html",
@@ -69,42 +111,66 @@ class LoginController(Controller):
                 next=target,
                 expired=bool(resume),
                 resume=resume,
-                values=shown,
+                pending=pending,
+                values={"email": values.get("email", "")},
                 errors=errors,
             )
 
-        email = normalize_email(values.get("email", ""))
-        password = values.get("password", "")
-        errors = {}
-        if not email:
-            errors["email"] = "Saisissez votre adresse e-mail."
-        if not password:
-            errors["password"] = "Saisissez votre mot de passe."
-        if errors:
-            return again(422, errors)
-        if len(email) > 254 or len(password) > 200:
-            return again(401, {"_form": WRONG})
-        settings = context.settings
-        throttle = AccountThrottle(
-            request.app.stores.get(STORE_NAME),
-            settings.login_failures_per_account,
-            settings.login_failure_window,
-            now,
-        )
+        throttle = account_throttle(request, settings, now)
+        required = bool(settings.auth.require_totp)
+        pending = values.get("pending")
         try:
-            await throttle.attempt(email)
-        except ProblemDetailsException as exc:
-            response = again(429, {"_form": str(exc.detail)})
+            if pending:
+                user_id = read_pending(context, pending)
+                user = await read_session.get(User, user_id) if user_id else None
+                if user is None or not user.active:
+                    return again(401, {"_form": "Reprenez la connexion depuis le début."})
+                otp = values.get("otp", "")
+                if not otp.strip():
+                    return again(422, {"otp": "Saisissez le code à 6 chiffres."}, pending)
+                await throttle.attempt(user.email)
+                stage = await second_factor.login_stage(
+                    read_session, session, vault, user, otp, now=now, required=required
+                )
+                await throttle.succeeded(user.email)
+            else:
+                errors = {}
+                if not values.get("email", "").strip():
+                    errors["email"] = "Saisissez votre adresse e-mail."
+                if not values.get("password"):
+                    errors["password"] = "Saisissez votre mot de passe."
+                if errors:
+                    return again(422, errors)
+                if len(values["email"]) > 254 or len(values["password"]) > 200:
+                    return again(401, {"_form": second_factor.WRONG_CREDENTIALS})
+                user, stage = await second_factor.log_in(
+                    read_session,
+                    session,
+                    vault,
+                    throttle,
+                    email=values["email"],
+                    password=values["password"],
+                    otp=None,
+                    now=now,
+                    required=required,
+                )
+        except second_factor.LoginRefused as refused:
+            if not refused.second_factor_required:
+                return again(401, {"_form": str(refused)})
+            if pending:
+                return again(401, {"otp": str(refused)}, pending)
+            # The password was right: now the code, on the same page.
+            account = await user_service.get_user_by_email(read_session, values["email"])
+            return again(200, {}, pending_note(context, account))
+        except ProblemDetailsException as exc:  # too many attempts (429)
+            response = again(exc.status_code, {"_form": str(exc.detail)})
             response.headers.update(exc.headers or {})
             return response
-        user = await user_service.authenticate(read_session, email, password)
-        if user is None:
-            return again(401, {"_form": WRONG})
-        await throttle.succeeded(email)
+        if stage is second_factor.LoginStage.ENROLMENT_ONLY:
+            return again(403, {"_form": ENROLMENT_NEEDED})
         cookie = login_cookie(context, session_token(context, user))
         if resume:
             # The form sent when the session had expired, to send again as it was.
-            request.scope["user"] = user
             request.scope["user"] = user
             return page(request, "resume.html", action=target, resume=resume, cookies=[cookie])
         return Redirect(target, status_code=303, cookies=[cookie])

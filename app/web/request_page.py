@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import requires
 from app.dependencies import CurrentUser, DbSession, Keys, Now, Policy
-from app.services import attachments, messages, request_history
+from app.services import attachments, messages, request_history, request_view
+from app.services import people as people_service
 from app.services import requests as service
 from app.services.specialties import list_specialties
-from app.services.users import names_by_id
 from app.web import display
 from app.web.forms import FormRejected, domain_errors, domain_status, files, nest, text_fields
 from app.web.forms import validate as check
@@ -38,6 +38,7 @@ EVENT_LABELS = {
     "answered": "Réponse du spécialiste",
     "closed": "Demande clôturée",
     "cancelled": "Demande annulée",
+    "attachment_added": "Pièce jointe ajoutée",
     "sla_warning": "Délai bientôt atteint",
     "sla_breach": "Délai dépassé",
     "message": "Message",
@@ -49,7 +50,7 @@ async def request_context(
     session: AsyncSession, viewer: User, request_id: uuid.UUID, *, now: Any, vault: Vault
 ) -> dict[str, Any]:
     """Everything the request page shows to this viewer (clinical content: participants only)."""
-    read = await service.read_one(session, viewer, request_id, now=now, vault=vault)
+    read = await request_view.read_one(session, viewer, request_id, now=now, vault=vault)
     history = await request_history.history(session, viewer, request_id, now=now, vault=vault)
     participant = service.shows_clinical_content(viewer)
     thread = (
@@ -62,13 +63,8 @@ async def request_context(
         if participant
         else []
     )
-    names = await names_by_id(
-        session,
-        [read.requester_id, read.assignee_id]
-        + [e.actor_id for e in history]
-        + [m.author_id for m in thread]
-        + [f.author_id for f in files_],
-    )
+    people = await people_service.load(session, [e.actor_id for e in history])
+    names = {person_id: person.name for person_id, person in people.by_id.items()}
     specialties = {s.code: s for s in await list_specialties(session)}
     specialty = specialties.get(read.specialty)
     subs = {sub.code: sub.name for sub in (specialty.subspecialties if specialty else [])}
@@ -292,7 +288,7 @@ class RequestPageController(Controller):
         current_user: CurrentUser,
     ) -> Template:
         """Ask before cancelling: the specialist stops working on it."""
-        read = await service.read_one(session, current_user, request_id, now=now, vault=vault)
+        read = await request_view.read_one(session, current_user, request_id, now=now, vault=vault)
         return page(request, "requests/cancel.html", section="requests", r=read)
 
     @post("/annulation", name="web_cancel", guards=[requires(Role.REQUESTER)])

@@ -11,9 +11,9 @@ from litestar.response import Redirect, Template
 from app.auth import requires
 from app.dependencies import CurrentUser, DbSession, Keys, Now, Policy
 from app.services import attachments
+from app.services import people as people_service
 from app.services import requests as service
 from app.services.specialties import list_specialties
-from app.services.users import names_by_id
 from app.web import display
 from app.web.forms import (
     FormRejected,
@@ -64,7 +64,7 @@ async def list_page(
         limit=PAGE_SIZE,
         offset=(page_number - 1) * PAGE_SIZE,
     )
-    names = await names_by_id(read_session, [r.assignee_id for r in items])
+    people = await people_service.load(read_session, [r.assignee_id for r in items])
     specialties = await list_specialties(read_session)
     rows = []
     for item in items:
@@ -72,7 +72,7 @@ async def list_page(
         rows.append(
             {
                 "request": item,
-                "assignee": names.get(item.assignee_id) if item.assignee_id else None,
+                "assignee": people.assignee(item),
                 "deadline_label": label,
                 "due": due,
             }

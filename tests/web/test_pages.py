@@ -2,6 +2,7 @@
 
 import re
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -214,3 +215,45 @@ async def test_another_requesters_request_is_not_found(client, ess: Ess) -> None
         response = await client.get(path)
         assert response.status_code == 404
         assert "Demande introuvable." in response.text
+
+
+async def test_an_account_with_a_second_factor_logs_in_in_two_steps(
+    client, ess: Ess, clock
+) -> None:
+    import pyotp
+
+    requester = ess.requesters[0]
+    await with_password(ess, requester)
+    headers = ess.auth(requester)
+    started = await client.post("/api/v1/me/totp/start", headers=headers)
+    totp = pyotp.TOTP(started.json()["secret"])
+    confirmed = await client.post(
+        "/api/v1/me/totp/confirm", headers=headers, json={"code": totp.at(clock.now())}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    client.cookies.clear()
+
+    first = await log_in(client, requester.email, "/demandes")
+    assert first.status_code == 200  # the password was right: now the code
+    assert SESSION_COOKIE not in first.headers.get("set-cookie", "")
+    assert "Code de vérification" in first.text
+    assert PASSWORD not in first.text  # the page holds a signed note, never the password
+    pending = re.search(r'name="pending" value="([^"]+)"', first.text).group(1)  # type: ignore[union-attr]
+    # The note is no session: the pages refuse it as a cookie.
+    client.cookies.set(SESSION_COOKIE, pending, domain="ess.test.local")
+    assert (await client.get("/demandes")).status_code == 303
+    client.cookies.delete(SESSION_COOKIE)
+
+    step = {"pending": pending, "email": requester.email, "next": "/demandes"}
+    wrong = await client.post(
+        "/connexion", data={**step, "otp": "000000"}, headers={"Origin": SITE}
+    )
+    assert wrong.status_code == 401
+    assert "Code de vérification incorrect" in wrong.text
+    clock.advance(timedelta(seconds=60))
+    right = await client.post(
+        "/connexion", data={**step, "otp": totp.at(clock.now())}, headers={"Origin": SITE}
+    )
+    assert right.status_code == 303
+    assert right.headers["location"] == "/demandes"
+    assert (await client.get("/demandes")).status_code == 200
