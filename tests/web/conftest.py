@@ -2,8 +2,9 @@
 
 Playwright downloads no browser here: it launches ``/usr/bin/chromium``. Without it
 the browser tests skip with the reason, except where ``ESS_REQUIRE_BROWSER=1`` (CI)
-makes them fail. One browser serves the whole session; one server (seeded database)
-serves each test module.
+makes them fail. One browser and one server (seeded database) serve each test module:
+Playwright's synchronous API keeps an event loop running in the thread while it is
+open, which the asyncio tests of the next modules could not start under.
 """
 
 import os
@@ -47,7 +48,7 @@ def browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     reason = browser_missing()
     if reason:
