@@ -10,7 +10,6 @@ is renewed as pages are used.
 """
 
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -23,6 +22,7 @@ from litestar.exceptions import HTTPException
 from litestar.security.jwt import JWTCookieAuth, Token
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.auth import issue_token
 from app.context import AppContext
 from app.csrf import CSRF_FORM_FIELD
 from app.web.templating import page
@@ -48,12 +48,7 @@ def safe_next(value: str | None) -> str:
 
 
 def session_token(context: AppContext, user: User) -> str:
-    auth = context.jwt_auth
-    return auth.create_token(
-        identifier=str(user.id),
-        token_expiration=context.settings.session_idle,
-        token_unique_jwt_id=uuid.uuid4().hex,
-    )
+    return issue_token(context.jwt_auth, user, expiration=context.settings.session_idle)
 
 
 def login_cookie(context: AppContext, token: str) -> Cookie:

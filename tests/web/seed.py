@@ -13,7 +13,7 @@ from models import Role, SpecialtyCreate, UserCreate
 from models.specialty import SubspecialtyCreate
 from models.storage import Database
 
-PASSWORD = "mot-de-passe-de-test"
+PASSWORD = "Vx7-ortie-falaise-92"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from tests.conftest import Ess, request_payload
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 SITE = "http://ess.test.local"
-PASSWORD = "mot-de-passe-solide"
+PASSWORD = "Vx7-ortie-falaise-92"
 
 
 async def log_in(client: httpx.AsyncClient, email: str, next_path: str = "/") -> httpx.Response:
@@ -27,11 +27,11 @@ async def log_in(client: httpx.AsyncClient, email: str, next_path: str = "/") ->
 
 
 async def with_password(ess: Ess, user) -> None:  # type: ignore[no-untyped-def]
-    from app.services.users import set_password
+    from security.passwords import hash_password
 
     async with ess.context.db.transaction() as session:
         stored = await session.merge(user)
-        await set_password(stored, PASSWORD)
+        stored.password_hash = await hash_password(PASSWORD)
 
 
 def csrf(client: httpx.AsyncClient) -> str:
