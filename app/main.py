@@ -21,6 +21,7 @@ from app.enrolment import enrolment_guard
 from app.errors import internal_error_handler, problem_details_plugin, validation_error_handler
 from app.headers import security_headers
 from app.health import health, ready
+from app.log_redaction import install as mask_tokens_in_access_logs
 from app.openapi import ProblemResponsesPlugin
 from app.services.keys import KeyHeartbeat
 from app.throttle import address_throttle
@@ -45,6 +46,7 @@ def build_context() -> AppContext:
 def create_app(context: AppContext | None = None) -> Litestar:
     """Build the application around ``context`` (settings, database, clock)."""
     context = context or build_context()
+    mask_tokens_in_access_logs()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

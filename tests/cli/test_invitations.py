@@ -38,7 +38,12 @@ def smtp_env(env: dict[str, str]):
     server.stop()
 
 
-def api(env: dict[str, str], tmp_path: Path, *calls: tuple[str, str, dict | None]) -> list:
+def api(
+    env: dict[str, str],
+    tmp_path: Path,
+    *calls: tuple[str, str, dict | None],
+    headers: dict[str, str] | None = None,
+) -> list:
     """Make API calls on the command's database (same secret key); return the responses."""
 
     async def go() -> list:
@@ -54,7 +59,10 @@ def api(env: dict[str, str], tmp_path: Path, *calls: tuple[str, str, dict | None
         transport = httpx.ASGITransport(app=create_app(context))
         try:
             async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
-                return [await client.request(m, url, json=body) for m, url, body in calls]
+                return [
+                    await client.request(m, url, json=body, headers=headers)
+                    for m, url, body in calls
+                ]
         finally:
             await context.db.dispose()
 
@@ -100,3 +108,31 @@ def test_invite_and_password_exclude_each_other_and_weak_passwords_are_refused(
     assert_one_line_error(run(env, *args, "--password", "qwertyuiop12"), "trop facile")
     listed = run(env, "user", "list")
     assert "paul@cabinet-test.fr" not in listed.stdout
+
+
+def test_set_password_and_deactivate_end_the_open_sessions(smtp_env, tmp_path: Path) -> None:
+    _, env = smtp_env
+    assert run(env, "db", "upgrade").returncode == 0
+    email = "gp@cabinet-test.fr"
+    args = ["user", "create", "--role", "requester", "--email", email, "--name", "Dr Généraliste"]
+    assert run(env, *args, "--password", PASSWORD).returncode == 0
+    me = ("GET", "/api/v1/me", None)
+
+    def session() -> dict[str, str]:
+        result = run(env, "token", email)
+        assert result.returncode == 0, result.stderr
+        return {"Authorization": f"Bearer {result.stdout.strip()}"}
+
+    opened = session()
+    assert api(env, tmp_path, me, headers=opened)[0].status_code == 200
+    changed = run(
+        {**env, "ESS_NEW_PASSWORD": "Stethoscope-du-matin-58"}, "user", "set-password", email
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "sessions ouvertes sont fermées" in changed.stdout
+    [refused] = api(env, tmp_path, me, headers=opened)
+    assert refused.status_code == 401 and "mot de passe" in refused.json()["detail"]
+
+    opened = session()
+    assert run(env, "user", "deactivate", email).returncode == 0
+    assert api(env, tmp_path, me, headers=opened)[0].status_code == 401
