@@ -19,6 +19,7 @@ from app.dependencies import DbSession, Now
 from app.openapi import problem_responses
 from app.services import accounts
 from app.throttle import STORE_NAME, AccountThrottle
+from config import Settings
 from models import TokenPurpose
 from models.identifiers import normalize_email
 from models.input import Input, SingleLine
@@ -60,6 +61,20 @@ class LinkRead(SQLModel):
     expires_at: datetime
 
 
+def reset_throttle(
+    request: Request[Any, Any, Any], settings: Settings, now: datetime
+) -> AccountThrottle:
+    """How many reset links one address may ask for (the API and the page share it)."""
+    return AccountThrottle(
+        request.app.stores.get(STORE_NAME),
+        settings.login_failures_per_account,
+        settings.login_failure_window,
+        now,
+        action="reset",
+        refusal="Trop de demandes de réinitialisation pour cette adresse",
+    )
+
+
 class AccountLinkController(Controller):
     path = "/auth"
     tags = ["comptes"]
@@ -85,14 +100,7 @@ class AccountLinkController(Controller):
         """
         settings = context.settings
         email = normalize_email(data.email)
-        await AccountThrottle(
-            request.app.stores.get(STORE_NAME),
-            settings.login_failures_per_account,
-            settings.login_failure_window,
-            now,
-            action="reset",
-            refusal="Trop de demandes de réinitialisation pour cette adresse",
-        ).attempt(email)
+        await reset_throttle(request, settings, now).attempt(email)
         minutes = int(settings.auth.password_reset_ttl.total_seconds() // 60)
         return Response(
             ResetAccepted(detail=RESET_ACCEPTED.format(minutes=minutes)),

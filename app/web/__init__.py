@@ -7,6 +7,7 @@ field names. See ``app.web.session`` for how pages are authenticated.
 from litestar import Litestar, Router
 from litestar.plugins.htmx import HTMXRequest
 
+from app.web.account_links import AccountLinkPages
 from app.web.assets import static_file
 from app.web.errors import WEB_EXCEPTION_HANDLERS
 from app.web.login import LoginController
@@ -27,6 +28,7 @@ web_router = Router(
     path="/",
     route_handlers=[
         LoginController,
+        AccountLinkPages,
         RequestListController,
         RequestFormController,
         RequestPageController,

@@ -61,6 +61,9 @@ SEX_LABELS = {"F": "Femme", "M": "Homme"}
 FIELD_LABELS = {
     "email": "Adresse e-mail",
     "password": "Mot de passe",
+    "password_confirmation": "Confirmation du mot de passe",
+    "current_password": "Mot de passe actuel",
+    "new_password": "Nouveau mot de passe",
     "otp": "Code de vérification",
     "specialty": "Spécialité",
     "subspecialty": "Sur-spécialité",

@@ -29,6 +29,9 @@ FLASH_MESSAGES = {
     "closed": "La demande est clôturée. Merci pour votre retour.",
     "cancelled": "La demande est annulée.",
     "resumed": "Vous êtes de nouveau connecté : vérifiez votre saisie puis envoyez-la.",
+    "password_set": "Votre mot de passe est enregistré : connectez-vous.",
+    "password_changed": "Votre mot de passe est changé.",
+    "email_confirmed": "Votre nouvelle adresse est confirmée : connectez-vous avec elle.",
 }
 
 
