@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from prometheus_client import multiprocess
 
 from app.api import api_router
 from app.body import JSON_MAX_BYTES, JsonRequest, allow_uploads
@@ -22,11 +24,14 @@ from app.errors import internal_error_handler, problem_details_plugin, validatio
 from app.headers import security_headers
 from app.health import health, ready
 from app.log_redaction import install as mask_tokens_in_access_logs
+from app.metrics import PROMETHEUS, metrics
 from app.openapi import ProblemResponsesPlugin
+from app.request_log import RequestLog
 from app.services.keys import KeyHeartbeat
 from app.throttle import address_throttle
 from app.web import allow_form_uploads, static_file, template_config, web_router
 from config import SystemClock, get_settings
+from config.logs import configure_logging
 from models.storage import Database
 from notifications.sender import OutboxSender
 from security.audit_anchor import advance as advance_checkpoint
@@ -77,20 +82,24 @@ def create_app(context: AppContext | None = None) -> Litestar:
         try:
             yield
         finally:
+            # Leadership first: another process takes the SLA tick over at its next tick.
+            context.scheduler = None
+            await scheduler.stop()
             stop.set()
             await sending
             await beating
-            context.scheduler = None
-            await scheduler.stop()
             await context.db.dispose()
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                multiprocess.mark_process_dead(os.getpid())
 
     app = Litestar(
-        route_handlers=[health, ready, api_router, web_router, static_file],
+        route_handlers=[health, ready, metrics, api_router, web_router, static_file],
         dependencies=dependencies(),
         guards=[enrolment_guard],
         on_app_init=[context.jwt_auth.on_app_init],
         # Not ``csrf_config=``: Litestar would then check every request, bearer ones too.
         middleware=[
+            PROMETHEUS.middleware,
             address_throttle(context.settings).middleware,
             csrf_middleware(context.settings),
         ],
@@ -124,3 +133,15 @@ def create_app(context: AppContext | None = None) -> Litestar:
     allow_uploads(app, context.settings.attachment_max_bytes)
     allow_form_uploads(app, context.settings.attachment_max_bytes)
     return app
+
+
+def serve_app(context: AppContext | None = None) -> RequestLog:
+    """The application as ``serve`` runs it: request ids and access lines around it.
+
+    Also the factory each worker process of ``serve --workers`` calls (by import string).
+    """
+    context = context or build_context()
+    app = create_app(context)
+    # After the application: Litestar configures logging of its own when built.
+    configure_logging(context.settings.log_format)
+    return RequestLog(app)

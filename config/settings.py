@@ -213,6 +213,12 @@ class Settings(BaseSettings):
     trusted_proxies: Networks = Field(default_factory=list)
     """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` and
     ``X-Forwarded-Proto`` are believed; empty: nobody's, the peer address is the client."""
+    metrics_allow: Networks = Field(default_factory=lambda: ["127.0.0.1"])  # type: ignore[arg-type]
+    """Client addresses (or networks) allowed to read ``/metrics``."""
+    metrics_token: SecretStr | None = None
+    """A bearer token that also opens ``/metrics`` (for a Prometheus on another host)."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line, for a log collector."""
     token_ttl: Duration = timedelta(hours=8)
     """Lifetime of a login token given to an API client (bearer)."""
     session_idle: Duration = Field(default=timedelta(minutes=30), gt=timedelta(0))

@@ -45,6 +45,7 @@ from models import (
     UserSubspecialty,
 )
 from router.decision import Choice, Decision, Excluded, Exclusion
+from router.metrics import DECISION_SECONDS, timed
 
 # Longest list of excluded specialists kept in an event; beyond it only counts.
 EXPLAIN_LIMIT = 200
@@ -212,6 +213,7 @@ def by_name(excluded: Excluded) -> tuple[str, uuid.UUID]:
     return (excluded.name, excluded.id)
 
 
+@timed(DECISION_SECONDS)
 async def decide_in_database(
     session: AsyncSession, request: Request, moment: Moment, *, use_subspecialty: bool
 ) -> Decision:

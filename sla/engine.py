@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,12 @@ from router import DispatchPolicy, dispatch, lock_pool
 from sla.deadlines import BREACHED, WARNED, Deadline, Level, due, refresh
 
 logger = logging.getLogger("ess_router.sla")
+
+FIRINGS = Counter(
+    "ess_sla_firings",
+    "SLA firings committed: warnings and breaches, by deadline.",
+    ["deadline", "level"],
+)
 
 LABELS = {
     (Deadline.ACKNOWLEDGE, Level.WARNING): "délai d'accusé de réception bientôt dépassé",
@@ -174,6 +181,7 @@ async def fire_due(db: Database, *, now: datetime, policy: DispatchPolicy, batch
         ).all()
     fired = 0
     for request_id, specialty_code in rows:
+        firings: list[tuple[Deadline, Level]] = []
         try:
             async with db.transaction() as session:
                 # Pool first, then the row: the same lock order as every dispatch.
@@ -188,8 +196,13 @@ async def fire_due(db: Database, *, now: datetime, policy: DispatchPolicy, batch
                 if request is None:
                     continue  # handled meanwhile, or being handled by another process
                 for deadline, level in due(request, now):
-                    fired += await fire(session, request, deadline, level, now=now, policy=policy)
+                    if await fire(session, request, deadline, level, now=now, policy=policy):
+                        firings.append((deadline, level))
                 refresh(request)
+            # Counted once committed: a rolled-back firing did not happen.
+            fired += len(firings)
+            for deadline, level in firings:
+                FIRINGS.labels(deadline=deadline.value, level=level.value).inc()
         except Exception:
             logger.exception("SLA firing failed for one request; the next tick retries it")
     return fired

@@ -7,10 +7,12 @@ next tick. On SQLite every process may tick: firings are exactly-once anyway.
 """
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from prometheus_client import Histogram
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -22,6 +24,12 @@ from sla.engine import fire_due
 logger = logging.getLogger("ess_router.sla")
 
 LEADER_LOCK_KEY = 0x455353  # "ESS": one tick leader per database
+
+TICK_SECONDS = Histogram(
+    "ess_sla_tick_seconds",
+    "Duration of the leader's SLA ticks: due deadlines fired and waiting requests retried.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 
 
 class SlaScheduler:
@@ -120,8 +128,10 @@ class SlaScheduler:
             if not await self.is_leader():
                 return 0
             now = self.clock.now()
+            started = time.perf_counter()
             fired = await fire_due(self.db, now=now, policy=self.policy)
             await sweep_pending(self.db, now=now, policy=self.policy)
+            TICK_SECONDS.observe(time.perf_counter() - started)
         except Exception:
             logger.exception("SLA tick failed; the next tick tries again")
             return 0

@@ -1,16 +1,23 @@
-"""``ess-router serve``: the service, with its background jobs, in one process."""
+"""``ess-router serve``: the service with its background jobs, in one or several processes."""
 
 import asyncio
+import os
+import shutil
+import tempfile
 
 import click
 import uvicorn
 
-from app.cli.common import load_settings, operator_errors
+from app.cli.common import CommandError, load_settings, operator_errors
 from app.context import AppContext
 from app.data_files import prepare as prepare_data_files
 from app.demo import DEMO_PASSWORD, seed_demo
-from app.main import build_context, create_app
+from app.main import build_context, serve_app
+from config.logs import configure_logging
 from migrations import upgrade_database
+
+# In-flight requests get this long to finish when the service is asked to stop.
+GRACEFUL_STOP_SECONDS = 30
 
 
 @click.command(
@@ -22,9 +29,23 @@ from migrations import upgrade_database
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port d'écoute."
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processus servant ensemble (plus d'un : PostgreSQL seulement).",
+)
 @click.option("--demo", is_flag=True, help="Ajoute une ESS de démonstration à une base vide.")
-def serve(host: str, port: int, demo: bool) -> None:
+def serve(host: str, port: int, workers: int, demo: bool) -> None:
     settings = load_settings()
+    if workers > 1 and settings.is_sqlite:
+        raise CommandError(
+            "plusieurs processus (--workers) demandent PostgreSQL : SQLite n'admet qu'un "
+            "écrivain à la fois ; lancez un seul processus, ou passez ESS_DATABASE_URL sur "
+            "PostgreSQL"
+        )
+    configure_logging(settings.log_format)
     with operator_errors():
         prepare_data_files(settings)
         settings.resolved_secret_key()
@@ -35,18 +56,31 @@ def serve(host: str, port: int, demo: bool) -> None:
         _announce_demo(asyncio.run(_seed_demo(context)))
     click.echo(
         f"ess-router sur http://{host}:{port} (API : /api/v1, OpenAPI : /schema/openapi.json)"
+        + (f", {workers} processus" if workers > 1 else "")
     )
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: only the configured
     # proxies may say who the client is (the login throttle keys on that address).
     trusted = settings.forwarded_allow_ips()
-    uvicorn.run(
-        create_app(context),
-        host=host,
-        port=port,
-        log_level="info",
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted,
-    )
+    options = {
+        "host": host,
+        "port": port,
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted,
+        "log_config": None,  # configure_logging's format, for uvicorn's lines too
+        "access_log": False,  # app.request_log writes them, without query strings
+        "timeout_graceful_shutdown": GRACEFUL_STOP_SECONDS,
+    }
+    if workers == 1:
+        uvicorn.run(serve_app(context), **options)
+        return
+    # Each worker builds its own application (uvicorn imports the factory in each one);
+    # their Prometheus figures meet in one folder, emptied at each start.
+    metrics_dir = tempfile.mkdtemp(prefix="ess-router-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run("app.main:serve_app", factory=True, workers=workers, **options)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 async def _seed_demo(context: AppContext) -> list[tuple[str, str, str]] | None:
