@@ -12,7 +12,7 @@ from tests.conftest import Ess, request_payload
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-PASSWORD = "mot-de-passe-des-journaux"
+PASSWORD = "Grenadine-plafond-93-ivoire"
 
 
 async def test_json_lines_carry_the_request_id_and_nothing_clinical_or_secret(
