@@ -42,7 +42,9 @@ def build_jwt_auth(settings: Settings, db: Database) -> JWTCookieAuth[User, Toke
             raise problem(401, "Ce compte n'existe plus ou a été désactivé.")
         if token.extras.get(CREDENTIALS_CLAIM, 0) != user.credentials_version:
             raise problem(
-                401, "Session terminée : le mot de passe de ce compte a changé. Reconnectez-vous."
+                401,
+                "Session terminée : le mot de passe de ce compte a changé, ou le compte a été "
+                "désactivé entre-temps. Reconnectez-vous.",
             )
         return user
 
