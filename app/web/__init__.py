@@ -7,6 +7,7 @@ field names. See ``app.web.session`` for how pages are authenticated.
 from litestar import Litestar, Router
 from litestar.plugins.htmx import HTMXRequest
 
+from app.web.account import AccountController
 from app.web.account_links import AccountLinkPages
 from app.web.assets import static_file
 from app.web.errors import WEB_EXCEPTION_HANDLERS
@@ -29,6 +30,7 @@ web_router = Router(
     route_handlers=[
         LoginController,
         AccountLinkPages,
+        AccountController,
         RequestListController,
         RequestFormController,
         RequestPageController,

@@ -20,8 +20,10 @@ from litestar.response import Redirect, Template
 from litestar.security.jwt import Token
 
 from app.api.second_factor import account_throttle
+from app.auth import issue_token
 from app.context import AppContext
 from app.dependencies import DbSession, Keys, Now
+from app.enrolment import ENROLMENT_AUDIENCE, ENROLMENT_TOKEN_TTL
 from app.services import second_factor
 from app.services import users as user_service
 from app.web.forms import text_fields
@@ -39,10 +41,6 @@ from models import User
 
 PENDING_AUDIENCE = "web-login-second-step"
 PENDING_TTL = timedelta(minutes=5)
-ENROLMENT_NEEDED = (
-    "La double authentification est obligatoire pour votre compte et n'est pas encore "
-    "activée : demandez à la coordination de l'ESS de vous aider à l'activer."
-)
 
 
 def _pending_secret(context: AppContext) -> str:
@@ -167,7 +165,15 @@ class LoginController(Controller):
             response.headers.update(exc.headers or {})
             return response
         if stage is second_factor.LoginStage.ENROLMENT_ONLY:
-            return again(403, {"_form": ENROLMENT_NEEDED})
+            # A session for the enrolment alone (app.enrolment), then the whole service.
+            token = issue_token(
+                context.jwt_auth, user, audience=ENROLMENT_AUDIENCE, expiration=ENROLMENT_TOKEN_TTL
+            )
+            return Redirect(
+                "/compte#double-authentification",
+                status_code=303,
+                cookies=[login_cookie(context, token), flash_cookie("enrolment_needed")],
+            )
         cookie = login_cookie(context, session_token(context, user))
         if resume:
             # The form sent when the session had expired, to send again as it was.

@@ -25,6 +25,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth import issue_token
 from app.context import AppContext
 from app.csrf import CSRF_FORM_FIELD
+from app.enrolment import is_enrolment_only
 from app.web.templating import page
 from models import User
 
@@ -103,7 +104,11 @@ class WebSessionMiddleware:
             )
             return
         scope["user"], scope["auth"] = result.user, result.auth
-        if opt.get(NO_RENEW) or time.time() - _issued_at(result.auth) < RENEW_AFTER_SECONDS:
+        if (
+            opt.get(NO_RENEW)
+            or is_enrolment_only(result.auth)  # never turned into a whole session here
+            or time.time() - _issued_at(result.auth) < RENEW_AFTER_SECONDS
+        ):
             await self.app(scope, receive, send)
             return
         cookie = login_cookie(context, session_token(context, result.user))

@@ -31,6 +31,8 @@ FLASH_MESSAGES = {
     "resumed": "Vous êtes de nouveau connecté : vérifiez votre saisie puis envoyez-la.",
     "password_set": "Votre mot de passe est enregistré : connectez-vous.",
     "password_changed": "Votre mot de passe est changé.",
+    "totp_disabled": "La double authentification est désactivée.",
+    "enrolment_needed": "La double authentification est obligatoire : activez-la pour continuer.",
     "email_confirmed": "Votre nouvelle adresse est confirmée : connectez-vous avec elle.",
 }
 

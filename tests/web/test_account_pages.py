@@ -1,5 +1,7 @@
 """The pages e-mailed links open: choosing a password from an invitation, a reset."""
 
+import re
+
 import pytest
 
 from tests.api.test_accounts import create, deliver, link
@@ -84,3 +86,51 @@ async def test_a_forgotten_password_says_the_same_whatever_the_address(
     assert "Choisissez un nouveau mot de passe" in page.text
     unknown = await client.get("/mot-de-passe/inconnu")
     assert unknown.status_code == 404
+
+
+async def test_the_account_page_enrols_a_second_factor_and_changes_the_password(
+    client, ess: Ess, clock
+) -> None:
+    import pyotp
+
+    created = await create(client, ess, password=PASSWORD)
+    await client.get("/connexion")
+    await client.post(
+        "/connexion",
+        data={"email": created["email"], "password": PASSWORD, "next": "/"},
+        headers={"Origin": SITE},
+    )
+    form = {"_csrf_token": client.cookies["ess_csrf"]}
+    account = await client.get("/compte")
+    assert "Activer la double authentification" in account.text
+    started = await client.post("/compte/double-authentification", data=form)
+    assert started.status_code == 303
+    pending = await client.get("/compte")
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', pending.text).group(1)  # type: ignore[union-attr]
+    qr = await client.get("/api/v1/me/totp/qr.svg")
+    assert qr.headers["content-type"].startswith("image/svg+xml")
+    wrong = await client.post(
+        "/compte/double-authentification/confirmation", data={**form, "code": "000000"}
+    )
+    assert wrong.status_code == 422
+    assert "Code de vérification incorrect" in wrong.text
+    done = await client.post(
+        "/compte/double-authentification/confirmation",
+        data={**form, "code": pyotp.TOTP(secret).at(clock.now())},
+    )
+    assert done.status_code == 200
+    assert len(re.findall(r"<li><code>", done.text)) == 10  # the recovery codes, once
+
+    changed = await client.post(
+        "/compte/mot-de-passe",
+        data={
+            **form,
+            "current_password": PASSWORD,
+            "new_password": "Stethoscope-du-matin-58",
+            "new_password_confirmation": "Stethoscope-du-matin-58",
+        },
+    )
+    assert changed.status_code == 303
+    after = await client.get("/compte")  # this session goes on with the new password
+    assert "Votre mot de passe est changé." in after.text
+    assert "Codes de secours restants : 10" in after.text
