@@ -28,6 +28,7 @@ from app.metrics import PROMETHEUS, metrics
 from app.openapi import ProblemResponsesPlugin
 from app.request_log import RequestLog
 from app.services.keys import KeyHeartbeat
+from app.stopping import resign_on_stop
 from app.throttle import address_throttle
 from app.web import allow_form_uploads, static_file, template_config, web_router
 from config import SystemClock, get_settings
@@ -79,12 +80,17 @@ def create_app(context: AppContext | None = None) -> Litestar:
         sending = asyncio.create_task(sender.run(stop), name="outbox-sender")
         heartbeat = KeyHeartbeat(context.db, context.vault, context.clock)
         beating = asyncio.create_task(heartbeat.run(stop), name="key-heartbeat")
-        try:
-            yield
-        finally:
+
+        async def resign() -> None:
             # Leadership first: another process takes the SLA tick over at its next tick.
             context.scheduler = None
             await scheduler.stop()
+
+        try:
+            with resign_on_stop(resign):
+                yield
+        finally:
+            await resign()
             stop.set()
             await sending
             await beating

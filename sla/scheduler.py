@@ -6,6 +6,7 @@ connection closes, the lock is released and another process takes over at its
 next tick. On SQLite every process may tick: firings are exactly-once anyway.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -49,6 +50,7 @@ class SlaScheduler:
         self.tick_seconds = tick_seconds
         self._scheduler: AsyncIOScheduler | None = None
         self._leader: AsyncConnection | None = None
+        self._stopping = asyncio.Lock()
 
     def start(self) -> None:
         self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -75,18 +77,20 @@ class SlaScheduler:
         return self.running and (self.db.is_sqlite or self._leader is not None)
 
     async def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
-        if self._leader is not None:
-            try:
-                await self._leader.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY}
-                )
-                await self._leader.commit()
-            finally:
-                await self._leader.close()
-                self._leader = None
+        """Stop ticking and release the leadership; safe to call twice, or concurrently."""
+        async with self._stopping:
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)
+                self._scheduler = None
+            if self._leader is not None:
+                try:
+                    await self._leader.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": LEADER_LOCK_KEY}
+                    )
+                    await self._leader.commit()
+                finally:
+                    await self._leader.close()
+                    self._leader = None
 
     async def is_leader(self) -> bool:
         if self.db.is_sqlite:

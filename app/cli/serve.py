@@ -18,6 +18,7 @@ from migrations import upgrade_database
 
 # In-flight requests get this long to finish when the service is asked to stop.
 GRACEFUL_STOP_SECONDS = 30
+WORKER_STARTUP_SECONDS = 60
 
 
 @click.command(
@@ -78,7 +79,15 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     metrics_dir = tempfile.mkdtemp(prefix="ess-router-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        uvicorn.run("app.main:serve_app", factory=True, workers=workers, **options)
+        uvicorn.run(
+            "app.main:serve_app",
+            factory=True,
+            workers=workers,
+            # A worker imports and builds the whole application before it answers the
+            # supervisor's health check: on a busy host that takes more than 5 s.
+            timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
+            **options,
+        )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
