@@ -13,13 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config import Settings
 from models import (
     AccountToken,
     NotificationKind,
+    OutboxMessage,
+    OutboxStatus,
     TokenPurpose,
     User,
     enqueue,
@@ -137,6 +139,18 @@ async def _send_link(
 ) -> AccountToken:
     """Revoke the account's earlier links of ``purpose``, issue one and queue its e-mail."""
     await _revoke(session, user.id, [purpose], now=now)
+    # An earlier e-mail of this kind still waiting (SMTP down, say) would only bring a
+    # dead link: it gives way to this one. One being sent right now (leased) is left.
+    await session.execute(
+        delete(OutboxMessage)
+        .where(
+            OutboxMessage.recipient_id == user.id,
+            OutboxMessage.kind == _KIND[purpose].value,
+            OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.HELD.value]),
+            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now),
+        )
+        .execution_options(synchronize_session=False)
+    )
     row = AccountToken(
         id=uuid.uuid4(),
         user_id=user.id,

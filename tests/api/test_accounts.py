@@ -125,6 +125,21 @@ async def test_invitation_link_expires_after_72_hours(
     assert await login(client, "anne.martin@cabinet-test.fr", PASSWORD) == 401
 
 
+async def test_an_invitation_not_yet_sent_gives_way_to_the_resent_one(
+    client, ess: Ess, smtp_server: SmtpServer
+) -> None:
+    created = await create(client, ess)
+    for _ in range(2):
+        resent = await client.post(
+            f"/api/v1/users/{created['id']}/invitation", headers=ess.auth(ess.coordinator)
+        )
+        assert resent.status_code == 202
+    # The SMTP server was not reached in between: one e-mail, with the live link.
+    [mail] = await deliver(ess, smtp_server)
+    token = link(smtp_server, mail, "invitation")
+    assert (await client.get(f"/api/v1/auth/tokens/{token}")).status_code == 200
+
+
 async def test_a_resent_invitation_voids_the_previous_link(
     client, ess: Ess, smtp_server: SmtpServer
 ) -> None:
