@@ -5,12 +5,15 @@ with a few requests over the API, and has Debian's Chromium photograph the pages
 into ``docs/screenshots/``. Other helpers add their pages to ``PAGES``.
 """
 
+import re
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import httpx
 
+from tests.notifications.smtp import SmtpServer
 from tests.servers import ServerProcess
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, browser_missing
 from tests.web.seed import COORDINATOR, PASSWORD, REQUESTER, SPECIALIST, seed_database
@@ -90,10 +93,31 @@ def fill(server: ServerProcess) -> dict[str, str]:
     return {"answered": answered}
 
 
+def invitation(server: ServerProcess, smtp: SmtpServer) -> str:
+    """Invite a new GP; return the path of the link the e-mail carries."""
+    email = "ines.nouvelle@cabinet-test.fr"
+    httpx.post(
+        f"{server.url}/api/v1/users",
+        headers=token(server, COORDINATOR.email),
+        json={"role": "requester", "email": email, "name": "Dr Inès Nouvelle"},
+    ).raise_for_status()
+    deadline = time.monotonic() + 30
+    while not (mails := [m for m in smtp.inbox.messages if email in m["To"]]):
+        if time.monotonic() > deadline:
+            raise SystemExit("make screenshots : l'invitation n'est pas arrivée")
+        time.sleep(0.2)
+    found = re.search(r"/invitation/[A-Za-z0-9_-]+", smtp.inbox.text(mails[0]))
+    assert found
+    return found.group(0)
+
+
 def pages(ids: dict[str, str]) -> list[tuple[str, str, str | None]]:
     """(file name, path, who is logged in) for each page photographed."""
     return [
         ("connexion", "/connexion", None),
+        ("invitation", ids["invitation"], None),
+        ("mot-de-passe-oublie", "/mot-de-passe-oublie", None),
+        ("compte", "/compte", REQUESTER.email),
         ("demandes", "/demandes", REQUESTER.email),
         ("nouvelle-demande", "/demandes/nouvelle", REQUESTER.email),
         ("demande-repondue", f"/demandes/{ids['answered']}", REQUESTER.email),
@@ -111,10 +135,14 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         directory = Path(folder)
-        server = ServerProcess(seed_database(directory), directory / "server.log")
+        smtp = SmtpServer().start()
+        env = seed_database(directory)
+        env.update({"ESS_SMTP__HOST": "127.0.0.1", "ESS_SMTP__PORT": str(smtp.port)})
+        server = ServerProcess(env, directory / "server.log")
         server.env["ESS_BASE_URL"] = server.url
         with server, sync_playwright() as playwright:
             ids = fill(server)
+            ids["invitation"] = invitation(server, smtp)
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
                 sessions: dict[str | None, object] = {}
@@ -144,6 +172,7 @@ def main() -> int:
                 page.screenshot(path=str(target), full_page=True)  # type: ignore[attr-defined]
                 print(target.relative_to(OUT.parent.parent))
             browser.close()
+        smtp.stop()
     return 0
 
 

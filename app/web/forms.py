@@ -97,7 +97,10 @@ def validate(model: type[Model], data: dict[str, Any]) -> tuple[Model | None, di
         errors: dict[str, str] = {}
         for error in exc.errors():
             name = ".".join(str(part) for part in error["loc"])
-            message = FORM_MESSAGES.get(name) or translate(error["msg"])
+            if error.get("input") == "":
+                message = "champ obligatoire"  # what a length or a format means when empty
+            else:
+                message = FORM_MESSAGES.get(name) or translate(error["msg"])
             errors.setdefault(name or "_form", message[:1].upper() + message[1:])
         return None, errors
 

@@ -143,7 +143,7 @@ def form_context(specialties: list[Any], settings: Settings, chosen: str | None)
         "max_length": TEXT_MAX_LENGTH,
         "max_files": MAX_FILES,
         "max_mb": settings.attachment_max_bytes // (1024 * 1024),
-        "hours": "heures ouvrées" if business else "heures",
+        "hours": " ouvrées" if business else "",
         "urgent_ack": display.commitment(sla.urgent.acknowledge_within),
         "urgent_answer": display.commitment(sla.urgent.answer_within),
         "standard_ack": display.commitment(sla.standard.acknowledge_within),

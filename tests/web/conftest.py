@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.notifications.smtp import SmtpServer
 from tests.servers import ServerProcess
 from tests.web.seed import PASSWORD, seed_database
 
@@ -64,10 +65,20 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A real server on a seeded database, for the module's tests."""
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server the service sends its e-mails to (invitations, notifications)."""
+    sink = SmtpServer().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[ServerProcess]:
+    """A real server on a seeded database, sending its e-mails to ``smtp``."""
     directory = tmp_path_factory.mktemp("web")
     env = seed_database(directory)
+    env.update({"ESS_SMTP__HOST": "127.0.0.1", "ESS_SMTP__PORT": str(smtp.port)})
+    env["ESS_SMTP__POLL_SECONDS"] = "0.2"
     process = ServerProcess(env, directory / "server.log")
     process.env["ESS_BASE_URL"] = process.url
     with process:

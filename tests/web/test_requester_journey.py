@@ -1,13 +1,14 @@
 """The requester's journey in a real browser: log in, ask, attach, follow, read, close."""
 
 import re
+import time
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
 from tests.web.conftest import PHONE, api_token, request_id_of
-from tests.web.seed import REQUESTER, SPECIALIST
+from tests.web.seed import COORDINATOR, REQUESTER, SPECIALIST
 
 pytestmark = pytest.mark.browser
 
@@ -201,3 +202,43 @@ def test_a_session_that_expired_while_typing_keeps_the_text(visit, server) -> No
     page.get_by_role("button", name="Envoyer de nouveau").click()
     expect(page).to_have_url(re.compile(re.escape(request_url)))
     expect(page.locator(".thread")).to_contain_text("pendant que la session expirait")
+
+
+def test_from_the_invitation_a_new_gp_chooses_a_password_and_sends_a_request(
+    visit, server, smtp
+) -> None:
+    """The whole journey of someone who has never seen the service, from the e-mail."""
+    email = "nouvelle.medecin@cabinet-test.fr"
+    created = httpx.post(
+        f"{server.url}/api/v1/users",
+        headers=api_token(server, COORDINATOR.email),
+        json={"role": "requester", "email": email, "name": "Dr Inès Nouvelle"},
+    )
+    assert created.status_code == 201, created.text
+    deadline = time.monotonic() + 20
+    while not (mails := [m for m in smtp.inbox.messages if email in m["To"]]):
+        assert time.monotonic() < deadline, "no invitation e-mail"
+        time.sleep(0.2)
+    link = re.search(
+        re.escape(server.url) + r"/invitation/[A-Za-z0-9_-]+", smtp.inbox.text(mails[0])
+    )
+    assert link, smtp.inbox.text(mails[0])
+
+    phone = visit(viewport=PHONE, is_mobile=True)
+    page = phone.page
+    page.goto(link.group(0))
+    expect(page.locator("h1")).to_have_text("Bienvenue : choisissez votre mot de passe")
+    phone.check_accessibility()
+    phone.fits_width()
+    page.get_by_label(re.compile("^Mot de passe")).fill("Ortie-falaise-Vx7-2026")
+    page.get_by_label("Le même mot de passe, de nouveau").fill("Ortie-falaise-Vx7-2026")
+    page.get_by_role("button", name="Choisir ce mot de passe").click()
+    expect(page.get_by_role("status")).to_contain_text("Votre mot de passe est enregistré")
+    phone.login(email, "Ortie-falaise-Vx7-2026")
+    expect(page.locator("h1")).to_have_text("Mes demandes")
+    page.get_by_role("link", name="Demander l'avis d'un spécialiste").click()
+    fill_request(page, "Première demande : souffle cardiaque chez un patient de 60 ans.")
+    page.get_by_label("Mon patient a reçu ces informations").check()
+    page.get_by_role("button", name="Envoyer la demande").click()
+    expect(page.locator("h1")).to_have_text(re.compile(r"^Demande TE-"))
+    phone.fits_width()
