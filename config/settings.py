@@ -224,6 +224,8 @@ class Settings(BaseSettings):
     session_idle: Duration = Field(default=timedelta(minutes=30), gt=timedelta(0))
     """A web session ends after this long without a page asked for (the cookie's token
     is renewed as pages are used)."""
+    queue_poll: Duration = Field(default=timedelta(seconds=20), ge=timedelta(seconds=1))
+    """How often a specialist's open queue asks the service whether anything changed."""
     attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     """Largest attachment accepted (photographs, PDF), in bytes; larger ones get 413."""
     default_capacity: int = Field(default=5, ge=0)

@@ -63,6 +63,13 @@ from models.specialty import (
     UserSubspecialty,
 )
 from models.user import Role, User, UserCreate, UserRead, UserUpdate
+from models.workspace import (
+    AnswerDraft,
+    AnswerTemplate,
+    RequestSeen,
+    TemplateCreate,
+    TemplateRead,
+)
 
 __all__ = [
     "ANSWER_CLOCK_RUNS",
@@ -76,6 +83,8 @@ __all__ = [
     "AccountToken",
     "Action",
     "AnswerCreate",
+    "AnswerDraft",
+    "AnswerTemplate",
     "AssignCreate",
     "AssigneeSummary",
     "Attachment",
@@ -106,6 +115,7 @@ __all__ = [
     "RequestEvent",
     "RequestPage",
     "RequestRead",
+    "RequestSeen",
     "RequesterSummary",
     "Role",
     "ScheduleRead",
@@ -119,6 +129,8 @@ __all__ = [
     "Status",
     "Subspecialty",
     "SubspecialtyRead",
+    "TemplateCreate",
+    "TemplateRead",
     "TokenPurpose",
     "Unreadable",
     "User",

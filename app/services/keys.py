@@ -26,7 +26,16 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from config import Clock
-from models import Attachment, KeyHolder, Message, Request, RequestDecline, UserTotp
+from models import (
+    AnswerDraft,
+    AnswerTemplate,
+    Attachment,
+    KeyHolder,
+    Message,
+    Request,
+    RequestDecline,
+    UserTotp,
+)
 from models.storage import Database
 from security.crypto import KeyRing
 from security.envelope import STREAM_HEADER_SIZE, DecryptionError
@@ -42,6 +51,8 @@ ENCRYPTED: list[tuple[Any, list[str]]] = [
     (Attachment, ["filename"]),
     (RequestDecline, ["comment"]),
     (UserTotp, ["secret"]),
+    (AnswerDraft, ["content"]),
+    (AnswerTemplate, ["title", "body"]),
 ]
 BATCH = 500
 

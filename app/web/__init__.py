@@ -9,9 +9,11 @@ from litestar.plugins.htmx import HTMXRequest
 
 from app.web.account import AccountController
 from app.web.account_links import AccountLinkPages
+from app.web.answer_templates import AnswerTemplatesController
 from app.web.assets import static_file
 from app.web.errors import WEB_EXCEPTION_HANDLERS
 from app.web.login import LoginController
+from app.web.queue import QueuePollController
 from app.web.request_page import ATTACH_HANDLER, RequestPageController
 from app.web.requests import (
     MAX_FILES,
@@ -20,6 +22,7 @@ from app.web.requests import (
     RequestListController,
 )
 from app.web.session import WebSessionMiddleware
+from app.web.specialist import AttachmentViewController, SpecialistActionsController
 from app.web.templating import template_config
 
 # Multipart framing around uploaded files: boundaries, part headers, names, the form's text.
@@ -34,6 +37,10 @@ web_router = Router(
         RequestListController,
         RequestFormController,
         RequestPageController,
+        QueuePollController,
+        SpecialistActionsController,
+        AttachmentViewController,
+        AnswerTemplatesController,
     ],
     request_class=HTMXRequest,
     middleware=[WebSessionMiddleware],

@@ -1,8 +1,9 @@
 """How the pages show times, deadlines, statuses and people: French words, Paris time."""
 
 import math
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from models import Outcome, Priority, Status
@@ -85,7 +86,22 @@ FIELD_LABELS = {
     "appointment_at": "Rendez-vous",
     "reason": "Motif",
     "assignee_id": "Spécialiste",
+    "request_info": "Demande d'informations",
+    "title": "Titre du modèle",
+    "template_id": "Modèle",
+    "start": "Début",
+    "end": "Fin",
+    "slots": "Planning",
 }
+
+
+def specialty_names(specialties: Iterable[Any]) -> dict[str, str]:
+    """Names by code: ``cardiologie`` and ``cardiologie/rythmologie``."""
+    names = {s.code: s.name for s in specialties}
+    for s in specialties:
+        for sub in s.subspecialties:
+            names[f"{s.code}/{sub.code}"] = sub.name
+    return names
 
 
 def french_datetime(value: datetime | None, zone: ZoneInfo) -> str:

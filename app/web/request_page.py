@@ -18,6 +18,7 @@ from app.services.specialties import list_specialties
 from app.web import display
 from app.web.forms import FormRejected, domain_errors, domain_status, files, nest, text_fields
 from app.web.forms import validate as check
+from app.web.specialist_context import specialist_context
 from app.web.templating import flash_cookie, page
 from config import Settings
 from models import FINAL, CloseCreate, MessageCreate, Role, Status, User
@@ -71,7 +72,7 @@ async def request_context(
     subspecialty = subs.get(read.subspecialty or "", read.subspecialty)
     label, due = display.deadline(read, now)
     is_requester = viewer.id == read.requester_id
-    return {
+    context = {
         "section": "requests",
         "r": read,
         "now": now,
@@ -92,6 +93,8 @@ async def request_context(
         "can_cancel": is_requester and read.status in CANCELLABLE,
         "max_length": TEXT_MAX_LENGTH,
     }
+    context.update(await specialist_context(session, viewer, read, now=now, vault=vault))
+    return context
 
 
 class RequestPageController(Controller):
@@ -139,7 +142,9 @@ class RequestPageController(Controller):
     ) -> Redirect:
         """Write to the other side of the request."""
         values = text_fields(await request.form())
-        data, errors = check(MessageCreate, nest(values, names=["body"]))
+        data, errors = check(
+            MessageCreate, nest(values, checkboxes=["request_info"], names=["body"])
+        )
         try:
             if data is None:
                 raise await self._rejected(
@@ -169,7 +174,7 @@ class RequestPageController(Controller):
         return Redirect(
             f"/demandes/{request_id}#messages",
             status_code=303,
-            cookies=[flash_cookie("message_sent")],
+            cookies=[flash_cookie("info_requested" if data.request_info else "message_sent")],
         )
 
     @post(

@@ -24,6 +24,7 @@ from app.web.forms import (
     text_fields,
     validate,
 )
+from app.web.queue import queue_page
 from app.web.templating import flash_cookie, page
 from config import Settings
 from models import RequestCreate, Role, Status
@@ -88,16 +89,8 @@ async def list_page(
         page_number=page_number,
         pages=max(1, math.ceil(total / PAGE_SIZE)),
         now=now,
-        specialty_names=_specialty_names(specialties),
+        specialty_names=display.specialty_names(specialties),
     )
-
-
-def _specialty_names(specialties: list[Any]) -> dict[str, str]:
-    names = {s.code: s.name for s in specialties}
-    for s in specialties:
-        for sub in s.subspecialties:
-            names[f"{s.code}/{sub.code}"] = sub.name
-    return names
 
 
 StatusFilter = Annotated[Status | None, QueryParameter(name="status", required=False)]
@@ -115,7 +108,9 @@ class RequestListController(Controller):
         now: Now,
         current_user: CurrentUser,
     ) -> Template:
-        """The home of the role (for now every role's requests, newest first)."""
+        """The home of the role: a specialist's queue, else the requests, newest first."""
+        if current_user.role == Role.SPECIALIST:
+            return await queue_page(request, read_session, current_user, now)
         return await list_page(request, read_session, current_user, now, None, 1)
 
     @get("/demandes", name="web_requests")
@@ -129,6 +124,8 @@ class RequestListController(Controller):
         page_number: PageNumber = 1,
     ) -> Template:
         """The requests the viewer may see, newest first, by status, page by page."""
+        if current_user.role == Role.SPECIALIST:
+            return await queue_page(request, read_session, current_user, now)
         return await list_page(request, read_session, current_user, now, status, page_number)
 
 

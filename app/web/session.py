@@ -128,7 +128,12 @@ class WebSessionMiddleware:
         if request.method in ("GET", "HEAD"):
             location = "/connexion?next=" + quote(target, safe="/")
             if request.headers.get("hx-request"):
-                # HTMX would swap the login page into a fragment: reload the whole page.
+                # HTMX would swap the login page into a fragment: reload the whole page,
+                # and come back to the page shown (not to the fragment's address).
+                shown = urlsplit(request.headers.get("hx-current-url", ""))
+                if shown.path:
+                    page_path = shown.path + (f"?{shown.query}" if shown.query else "")
+                    location = "/connexion?next=" + quote(safe_next(page_path), safe="/")
                 return Response(None, status_code=401, headers={"HX-Redirect": location})
             return Response(None, status_code=303, headers={"Location": location})
         # A form sent after the session expired: keep every text value it carried.

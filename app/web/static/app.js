@@ -31,3 +31,25 @@ document.addEventListener("DOMContentLoaded", function () {
 document.addEventListener("htmx:afterSwap", function (event) {
   setUpCounters(event.target);
 });
+
+// The queue's deadlines count down between two updates from the server.
+function frenchDuration(ms) {
+  var minutes = Math.max(0, Math.ceil(ms / 60000));
+  var days = Math.floor(minutes / 1440);
+  minutes -= days * 1440;
+  var hours = Math.floor(minutes / 60);
+  minutes -= hours * 60;
+  var mm = (minutes < 10 ? "0" : "") + minutes;
+  if (days) { return hours ? days + " j " + hours + " h" : days + " j"; }
+  if (hours) { return minutes ? hours + " h " + mm + " min" : hours + " h"; }
+  return minutes + " min";
+}
+function updateCountdowns() {
+  var now = Date.now();
+  document.querySelectorAll("time[data-countdown]").forEach(function (element) {
+    var due = Date.parse(element.getAttribute("datetime"));
+    if (isNaN(due)) { return; }
+    element.textContent = due >= now ? "dans " + frenchDuration(due - now) : "dépassé de " + frenchDuration(now - due);
+  });
+}
+setInterval(updateCountdowns, 30000);
