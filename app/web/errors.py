@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.response import Redirect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -45,6 +46,10 @@ def form_rejected(request: Request[Any, Any, Any], exc: FormRejected) -> Respons
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    extra = getattr(exc, "extra", None)
+    if isinstance(extra, dict) and extra.get("second_factor_enrolment_required"):
+        # A session for the enrolment alone: the enrolment is the page to be on.
+        return Redirect("/compte#double-authentification", status_code=303)
     if isinstance(exc, ProblemDetailsException) and exc.detail:
         detail = str(exc.detail)
     else:
