@@ -11,7 +11,7 @@ import uvicorn
 from app.cli.common import CommandError, load_settings, operator_errors
 from app.context import AppContext
 from app.data_files import prepare as prepare_data_files
-from app.demo import DEMO_PASSWORD, seed_demo
+from app.demo import Demo, announce, refuse_in_prod, seed_demo
 from app.main import build_context, serve_app
 from config.logs import configure_logging
 from migrations import upgrade_database
@@ -53,8 +53,11 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         asyncio.run(upgrade_database(settings.database_url))
         context = build_context()
         context.vault  # noqa: B018 - load (or in dev create) the data keys now, not at the first request
+    with operator_errors():
+        asyncio.run(refuse_in_prod(context, demo=demo))
     if demo:
-        _announce_demo(asyncio.run(_seed_demo(context)))
+        for line in announce(asyncio.run(_seed_demo(context))):
+            click.echo(line)
     click.echo(
         f"ess-router sur http://{host}:{port} (API : /api/v1, OpenAPI : /schema/openapi.json)"
         + (f", {workers} processus" if workers > 1 else "")
@@ -92,24 +95,9 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-async def _seed_demo(context: AppContext) -> list[tuple[str, str, str]] | None:
+async def _seed_demo(context: AppContext) -> Demo | None:
     # Seeding runs in its own event loop, before uvicorn's: its connections go with it.
     try:
-        async with context.db.transaction() as session:
-            return await seed_demo(session, now=context.clock.now())
+        return await seed_demo(context)
     finally:
         await context.db.dispose()
-
-
-def _announce_demo(logins: list[tuple[str, str, str]] | None) -> None:
-    if not logins:
-        click.echo("La base contient déjà des comptes : la démo n'a pas été ajoutée.")
-        return
-    click.echo(
-        "Démo ESS créée (Dr Benali et Dr Moreau sont d'astreinte à toute heure ; les "
-        "autres suivent les heures ouvrées). Comptes (mot de passe pour tous : "
-        + DEMO_PASSWORD
-        + ") :"
-    )
-    for role, name, email in logins:
-        click.echo(f"  {role:<12} {email:<42} {name}")
