@@ -244,12 +244,7 @@ class Year(History):
         if not self.allows(request_id, (Status.ASSIGNED,), specialist_id):
             return  # handed to someone else meanwhile, or cancelled
 
-        async def work(session: AsyncSession) -> Request:
-            # Reading the request before taking it on, as the page shows it.
-            await flow.read_one(session, specialist, request_id, now=now, vault=self.vault)
-            return await flow.accept(session, specialist, request_id, now=now)
-
-        request = await self.act(work)
+        request = await self.act(lambda s: flow.accept(s, specialist, request_id, now=now))
         self.tally["accepted"] += 1
         self.follow(request)
         requester = self.users[request.requester_id]
