@@ -29,6 +29,7 @@ from pyotp.exceptions import OTPVerificationError
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.services import accounts
 from app.services import users as user_service
 from app.throttle import AccountThrottle
 from models import User
@@ -297,10 +298,14 @@ async def regenerate_recovery_codes(
 
 
 async def reset(session: AsyncSession, user: User, *, now: datetime) -> bool:
-    """Remove ``user``'s second factor whatever the setting (the operator, for a lost phone)."""
+    """Remove ``user``'s second factor whatever the setting (the operator, for a lost phone).
+
+    A lost phone may be a stolen one: the sessions opened with it end too.
+    """
     if await session.get(UserTotp, user.id) is None:
         return False
     await _remove(session, user)
+    accounts.end_sessions(user)
     note(
         session,
         at=now,

@@ -326,7 +326,9 @@ async def test_the_operator_removes_a_lost_second_factor_and_the_account_enrols_
 ) -> None:
     email = await new_account(ess)
     restricted = (await login(client, email)).json()["access_token"]
-    await enrol(client, clock, restricted)
+    _, confirmed = await enrol(client, clock, restricted)
+    stolen_phone_session = confirmed["access_token"]
+    assert (await client.get("/api/v1/me", headers=bearer(stolen_phone_session))).status_code == 200
     assert (await login(client, email)).json()["second_factor_required"] is True
     env = {
         "ESS_DATABASE_URL": settings.database_url,
@@ -336,6 +338,9 @@ async def test_the_operator_removes_a_lost_second_factor_and_the_account_enrols_
     done = run_cli(env, "user", "reset-totp", email)
     assert done.returncode == 0, done.stderr
     assert "retirée" in done.stdout
+    # A lost phone may be a stolen one: the sessions opened with it end too.
+    refused = await client.get("/api/v1/me", headers=bearer(stolen_phone_session))
+    assert refused.status_code == 401
     logged = await login(client, email)
     assert logged.status_code == 200
     assert logged.json()["second_factor_enrolment_required"] is True
