@@ -11,6 +11,7 @@ from app.web.account import AccountController
 from app.web.account_links import AccountLinkPages
 from app.web.answer_templates import AnswerTemplatesController
 from app.web.assets import static_file
+from app.web.coordination import CoordinationController
 from app.web.errors import WEB_EXCEPTION_HANDLERS
 from app.web.login import LoginController
 from app.web.queue import QueuePollController
@@ -41,6 +42,7 @@ web_router = Router(
         SpecialistActionsController,
         AttachmentViewController,
         AnswerTemplatesController,
+        CoordinationController,
     ],
     request_class=HTMXRequest,
     middleware=[WebSessionMiddleware],

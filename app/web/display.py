@@ -181,3 +181,20 @@ def deadline(request: RequestLike, now: datetime) -> tuple[str, datetime | None]
     if status == Status.AWAITING_INFO:
         return "Délai suspendu : le spécialiste attend vos informations", None
     return "", None
+
+
+def decimal_fr(value: float | None, digits: int = 1) -> str:
+    """« 12,5 », « — » when there is no value."""
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f}".replace(".", ",")
+
+
+def hours_fr(value: float | None) -> str:
+    """A delay in hours: « 12,5 h » (« — » when no request counted)."""
+    return "—" if value is None else f"{decimal_fr(value)}\u00a0h"
+
+
+def percent_fr(value: float | None) -> str:
+    """A rate (0–1) as « 87,5 % »."""
+    return "—" if value is None else f"{decimal_fr(value * 100)}\u00a0%"

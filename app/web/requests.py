@@ -107,8 +107,11 @@ class RequestListController(Controller):
         read_session: DbSession,
         now: Now,
         current_user: CurrentUser,
-    ) -> Template:
-        """The home of the role: a specialist's queue, else the requests, newest first."""
+    ) -> Template | Redirect:
+        """The home of the role: the coordinator's dashboard, a specialist's queue, else the
+        requests, newest first."""
+        if current_user.role == Role.COORDINATOR:
+            return Redirect("/coordination", status_code=303)
         if current_user.role == Role.SPECIALIST:
             return await queue_page(request, read_session, current_user, now)
         return await list_page(request, read_session, current_user, now, None, 1)

@@ -40,6 +40,7 @@ FLASH_MESSAGES = {
     "schedule_saved": "Votre planning est enregistré.",
     "absence_added": "L'absence est enregistrée.",
     "absence_removed": "L'absence est annulée.",
+    "assigned": "La demande est attribuée.",
     "resumed": "Vous êtes de nouveau connecté : vérifiez votre saisie puis envoyez-la.",
     "password_set": "Votre mot de passe est enregistré : connectez-vous.",
     "password_changed": "Votre mot de passe est changé.",
@@ -85,6 +86,9 @@ def build_environment(zone: ZoneInfo) -> Environment:
         date_fr=display.french_date,
         remaining=display.remaining,
         file_size=display.file_size,
+        hours_fr=display.hours_fr,
+        percent_fr=display.percent_fr,
+        decimal_fr=display.decimal_fr,
     )
     return environment
 

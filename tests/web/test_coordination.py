@@ -1,0 +1,201 @@
+"""The coordinator's console in a real browser: delays, alerts, stuck requests, by hand."""
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.notifications.smtp import SmtpServer
+from tests.servers import ServerProcess
+from tests.web.conftest import PHONE, api_token
+from tests.web.seed import COORDINATOR, REQUESTER, SPECIALIST, seed_database
+
+pytestmark = pytest.mark.browser
+
+# Planted in every clinical field: no coordinator's page may contain any of them.
+MARKERS = {
+    "question": "QMARK-Souffle-Systolique-7731",
+    "first_name": "Pmarkprenom",
+    "last_name": "Pmarknom",
+    "answer": "AMARK-Reponse-Holter-5512",
+    "message": "MMARK-Message-TSH-9904",
+    "filename": "FMARK-ecg-8841.pdf",
+}
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[ServerProcess]:
+    """The module's server: urgent answers due within seconds (a breach to watch), SMTP."""
+    directory = tmp_path_factory.mktemp("coordination")
+    env = seed_database(directory)
+    env.update(
+        {
+            "ESS_SLA__URGENT__ANSWER_WITHIN": "PT4S",
+            "ESS_SLA__TICK_SECONDS": "1",
+            "ESS_SMTP__HOST": "127.0.0.1",
+            "ESS_SMTP__PORT": str(smtp.port),
+            "ESS_SMTP__POLL_SECONDS": "1",
+        }
+    )
+    process = ServerProcess(env, directory / "server.log")
+    process.env["ESS_BASE_URL"] = process.url
+    with process:
+        yield process
+
+
+def api(server: ServerProcess, email: str, method: str, path: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
+    response = httpx.request(
+        method, f"{server.url}/api/v1{path}", headers=api_token(server, email), **kwargs
+    )
+    assert response.status_code < 400, response.text
+    return response
+
+
+def submit(server: ServerProcess, priority: str = "standard") -> dict:  # type: ignore[type-arg]
+    return api(
+        server,
+        REQUESTER.email,
+        "POST",
+        "/requests",
+        json={
+            "specialty": "cardiologie",
+            "subspecialty": "rythmologie",
+            "priority": priority,
+            "question": MARKERS["question"],
+            "patient": {
+                "first_name": MARKERS["first_name"],
+                "last_name": MARKERS["last_name"],
+                "birth_date": "1951-02-03",
+                "sex": "M",
+            },
+            "consent": True,
+        },
+    ).json()
+
+
+def specialist_id(server: ServerProcess) -> str:
+    users = api(server, COORDINATOR.email, "GET", "/users", params={"role": "specialist"}).json()
+    return next(u["id"] for u in users if u["email"] == SPECIALIST.email)
+
+
+def log_in_coordinator(visit, **options):  # type: ignore[no-untyped-def]
+    browser = visit(**options)
+    browser.goto("/")
+    browser.login(COORDINATOR.email)
+    return browser
+
+
+def test_the_dashboard_shows_the_apis_figures_and_reads_on_a_phone(visit, server) -> None:
+    answered = submit(server)
+    submit(server)
+    headers = api_token(server, SPECIALIST.email)
+    base = f"{server.url}/api/v1/requests/{answered['id']}"
+    httpx.post(f"{base}/accept", headers=headers).raise_for_status()
+    httpx.post(
+        f"{base}/answer", headers=headers, json={"answer": MARKERS["answer"], "outcome": "advice"}
+    ).raise_for_status()
+
+    browser = log_in_coordinator(visit)
+    page = browser.page
+    expect(page).to_have_url(f"{server.url}/coordination")
+    expect(page.locator("h1")).to_have_text("Tableau de bord")
+    browser.check_accessibility()
+
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Paris")).date()
+    periods = {
+        2: (today - timedelta(days=29), today),
+        3: (today - timedelta(days=59), today - timedelta(days=30)),
+    }
+    for column, (first, last) in periods.items():
+        figures = api(
+            server,
+            COORDINATOR.email,
+            "GET",
+            "/indicators",
+            params={"from": first.isoformat(), "to": last.isoformat()},
+        ).json()
+        for row in page.locator("#indicateurs tbody tr").all():
+            key = row.get_attribute("data-indicator")
+            expected = figures
+            for part in key.split("."):
+                expected = expected[part]
+            cell = row.locator(f"td:nth-child({column})")
+            shown = cell.get_attribute("data-value")
+            assert shown == ("" if expected is None else str(expected)), key
+    assert page.locator('#indicateurs tr[data-indicator="teleexpertise_count"] td').first.inner_text() != "0"
+    # The charts are drawn by the service, each with its data in a table.
+    assert page.locator("svg.chart").count() == 3
+    assert page.locator("figure details table").count() == 3
+
+    phone = log_in_coordinator(visit, viewport=PHONE, is_mobile=True)
+    expect(phone.page.locator("h1")).to_have_text("Tableau de bord")
+    phone.fits_width()
+    phone.check_accessibility()
+
+
+def test_a_breached_request_appears_in_the_alerts(visit, server) -> None:
+    urgent = submit(server, "urgent")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        alerts = api(
+            server, COORDINATOR.email, "GET", "/sla/alerts", params={"state": "breached"}
+        ).json()
+        if any(a["request_id"] == urgent["id"] for a in alerts):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the urgent request was never breached")
+    browser = log_in_coordinator(visit)
+    row = browser.page.locator("#alertes tr", has_text=urgent["reference"])
+    expect(row).to_contain_text("délai dépassé")
+    expect(row).to_contain_text(re.compile(r"dépassé de \d"))
+    expect(row).to_contain_text(SPECIALIST.name)
+
+
+def test_a_pending_request_is_assigned_by_hand_and_leaves_the_list(visit, server) -> None:
+    claire = specialist_id(server)
+    now = datetime.now(UTC)
+    absence = api(
+        server,
+        COORDINATOR.email,
+        "POST",
+        f"/users/{claire}/absences",
+        json={"start": (now - timedelta(hours=1)).isoformat(), "end": (now + timedelta(days=2)).isoformat()},
+    ).json()
+    try:
+        pending = submit(server)
+        assert pending["status"] == "pending"
+        browser = log_in_coordinator(visit)
+        page = browser.page
+        row = page.locator("#en-attente tr", has_text=pending["reference"])
+        expect(row).to_contain_text("aucun spécialiste disponible")
+        row.get_by_role("button", name=re.compile("Attribuer")).click()
+        expect(page.locator("h1")).to_have_text(f"Attribuer la demande {pending['reference']}")
+        expect(page.locator("#repartiteur")).to_contain_text("ne trouverait personne")
+        choice = page.locator("tr", has_text=SPECIALIST.name)
+        expect(choice).to_contain_text("Absent")
+        browser.check_accessibility()
+        page.get_by_role("button", name="Attribuer").click()  # nobody chosen
+        expect(page.locator(".error-summary")).to_contain_text("Choisissez un spécialiste")
+        page.get_by_label(SPECIALIST.name).check()
+        page.get_by_role("button", name="Attribuer").click()
+        expect(page).to_have_url(re.compile("/coordination"))
+        expect(page.locator(".flash")).to_have_text("La demande est attribuée.")
+        expect(page.locator("#en-attente")).not_to_contain_text(pending["reference"])
+        state = api(server, COORDINATOR.email, "GET", f"/requests/{pending['id']}").json()
+        assert state["status"] == "assigned" and state["assignee_id"] == claire
+    finally:
+        api(server, COORDINATOR.email, "DELETE", f"/users/{claire}/absences/{absence['id']}")
