@@ -27,7 +27,6 @@ from app.services.indicators.trends import Week, weekly
 from app.services.specialties import list_specialties
 from app.web import charts, display
 from app.web.forms import FormRejected, domain_errors, domain_status, text_fields
-from app.web.requests import _specialty_names
 from app.web.templating import flash_cookie, page
 from models import Priority, Role, SlaState, User
 from models.errors import DomainError, InvalidInputError
@@ -169,7 +168,7 @@ class CoordinationController(Controller):
                 ],
                 "pending": pending,
                 "pending_total": pending_total,
-                "specialty_names": _specialty_names(specialties),
+                "specialty_names": display.specialty_names(specialties),
             }
 
         current, previous, weeks, listed = await asyncio.gather(
@@ -232,7 +231,7 @@ class CoordinationController(Controller):
             "assignee": people.assignee(choice.request),
             "deadline_label": label,
             "due": due,
-            "specialty_names": _specialty_names(specialties),
+            "specialty_names": display.specialty_names(specialties),
         }
 
     @post("/demandes/{request_id:uuid}/attribution", name="web_assign")
