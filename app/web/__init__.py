@@ -11,9 +11,11 @@ from app.web.account import AccountController
 from app.web.account_links import AccountLinkPages
 from app.web.answer_templates import AnswerTemplatesController
 from app.web.assets import static_file
+from app.web.availability import AvailabilityController
 from app.web.coordination import CoordinationController
 from app.web.errors import WEB_EXCEPTION_HANDLERS
 from app.web.login import LoginController
+from app.web.my_activity import ActivityController
 from app.web.queue import QueuePollController
 from app.web.request_page import ATTACH_HANDLER, RequestPageController
 from app.web.requests import (
@@ -43,6 +45,8 @@ web_router = Router(
         AttachmentViewController,
         AnswerTemplatesController,
         CoordinationController,
+        AvailabilityController,
+        ActivityController,
     ],
     request_class=HTMXRequest,
     middleware=[WebSessionMiddleware],

@@ -3,11 +3,14 @@ information, read the reply, answer from a template, decline; on a phone too."""
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
+from app.web.display import MONTHS, WEEKDAYS
 from tests.servers import ServerProcess
 from tests.web.conftest import PHONE, api_token
 from tests.web.seed import REQUESTER, SPECIALIST, seed_database
@@ -103,8 +106,15 @@ def test_a_specialist_works_a_request_from_the_live_queue(visit, server) -> None
     expect(page.get_by_role("status").first).to_contain_text("Votre réponse a été envoyée")
     expect(page.locator(".badge").first).to_have_text("Répondue")
 
-    # Answered: in the history tab, found by its reference.
     reference = page.locator("h1").inner_text().removeprefix("Demande ")
+
+    # Counted in the month's figures.
+    browser.goto("/compte/activite")
+    month = MONTHS[datetime.now(ZoneInfo("Europe/Paris")).month - 1]
+    expect(page.get_by_role("row").filter(has_text=month)).to_contain_text("100 %")
+    browser.check_accessibility()
+
+    # Answered: in the history tab, found by its reference.
     browser.goto("/demandes?onglet=repondues")
     page.get_by_label("Référence").fill(reference[-6:])
     page.get_by_role("button", name="Chercher").click()
@@ -129,6 +139,72 @@ def test_a_specialist_declines_with_a_category_on_a_phone(visit, server) -> None
     phone.fits_width()
     phone.check_accessibility()
     for path in ("/", "/modeles"):
+        phone.goto(path)
+        phone.fits_width()
+        phone.check_accessibility()
+
+
+def status_of(server: ServerProcess, request_id: str) -> str:
+    response = httpx.get(
+        f"{server.url}/api/v1/requests/{request_id}", headers=api_token(server, REQUESTER.email)
+    )
+    response.raise_for_status()
+    return response.json()["status"]
+
+
+def test_schedule_and_absence_are_honoured_by_the_next_dispatch(visit, server) -> None:
+    browser = visit()
+    page = browser.page
+    browser.goto("/compte/disponibilites")
+    browser.login(SPECIALIST.email)
+    expect(page.locator("h1")).to_have_text("Mes disponibilités")
+    browser.check_accessibility()
+
+    # A schedule that leaves out today: a request sent now waits for someone.
+    today = datetime.now(ZoneInfo("Europe/Paris")).weekday()
+    other_day = WEEKDAYS[(today + 2) % 7]
+    page.get_by_label("Modifier le planning").fill(f"{other_day} 08:00–09:00")
+    page.get_by_role("button", name="Enregistrer le planning").click()
+    expect(page.get_by_role("status").first).to_have_text("Votre planning est enregistré.")
+    expect(page.locator("#planning + ul")).to_have_text(f"{other_day} 08:00–09:00")
+    expect(page.locator("#repartition + ul")).to_contain_text(f"le {other_day} de 08:00 à 09:00")
+    waiting = submit_by_api(server)
+    assert status_of(server, waiting) == "pending"
+
+    # The schedule emptied: available whenever the ESS is open, the request comes at once.
+    page.get_by_label("Modifier le planning").fill("")
+    page.get_by_role("button", name="Enregistrer le planning").click()
+    expect(page.get_by_role("status").first).to_have_text("Votre planning est enregistré.")
+    assert status_of(server, waiting) == "assigned"
+
+    # An absence from now: the next request waits; cancelled, it comes at once.
+    now = datetime.now(ZoneInfo("Europe/Paris"))
+    page.get_by_label("Début").fill(now.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Fin").fill((now + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Motif").fill("Congrès")
+    page.get_by_role("button", name="Enregistrer l'absence").click()
+    expect(page.get_by_role("status").first).to_have_text("L'absence est enregistrée.")
+    expect(page.locator(".absences")).to_contain_text("Congrès")
+    browser.check_accessibility()
+    during = submit_by_api(server)
+    assert status_of(server, during) == "pending"
+    page.get_by_role("button", name=re.compile("^Annuler l'absence")).click()
+    expect(page.get_by_role("status").first).to_have_text("L'absence est annulée.")
+    assert status_of(server, during) == "assigned"
+
+    # A line the page cannot read comes back as typed, with what is wrong.
+    page.get_by_label("Modifier le planning").fill("lundi 08:00–12:00\nle matin")
+    page.get_by_role("button", name="Enregistrer le planning").click()
+    expect(page.locator(".error-summary")).to_contain_text("ligne 2")
+    expect(page.get_by_label("Modifier le planning")).to_have_value("lundi 08:00–12:00\nle matin")
+
+
+def test_the_account_pages_fit_a_phone(visit, server) -> None:
+    phone = visit(viewport=PHONE, is_mobile=True)
+    phone.goto("/compte")
+    phone.login(SPECIALIST.email)
+    phone.page.get_by_role("link", name="Mes disponibilités").click()
+    for path in ("/compte", "/compte/disponibilites", "/compte/activite"):
         phone.goto(path)
         phone.fits_width()
         phone.check_accessibility()
