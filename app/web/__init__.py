@@ -26,6 +26,7 @@ from app.web.requests import (
 )
 from app.web.session import WebSessionMiddleware
 from app.web.specialist import AttachmentViewController, SpecialistActionsController
+from app.web.team import TeamController
 from app.web.templating import template_config
 
 # Multipart framing around uploaded files: boundaries, part headers, names, the form's text.
@@ -47,6 +48,7 @@ web_router = Router(
         CoordinationController,
         AvailabilityController,
         ActivityController,
+        TeamController,
     ],
     request_class=HTMXRequest,
     middleware=[WebSessionMiddleware],

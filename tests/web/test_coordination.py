@@ -135,7 +135,10 @@ def test_the_dashboard_shows_the_apis_figures_and_reads_on_a_phone(visit, server
             cell = row.locator(f"td:nth-child({column})")
             shown = cell.get_attribute("data-value")
             assert shown == ("" if expected is None else str(expected)), key
-    assert page.locator('#indicateurs tr[data-indicator="teleexpertise_count"] td').first.inner_text() != "0"
+    assert (
+        page.locator('#indicateurs tr[data-indicator="teleexpertise_count"] td').first.inner_text()
+        != "0"
+    )
     # The charts are drawn by the service, each with its data in a table.
     assert page.locator("svg.chart").count() == 3
     assert page.locator("figure details table").count() == 3
@@ -173,7 +176,10 @@ def test_a_pending_request_is_assigned_by_hand_and_leaves_the_list(visit, server
         COORDINATOR.email,
         "POST",
         f"/users/{claire}/absences",
-        json={"start": (now - timedelta(hours=1)).isoformat(), "end": (now + timedelta(days=2)).isoformat()},
+        json={
+            "start": (now - timedelta(hours=1)).isoformat(),
+            "end": (now + timedelta(days=2)).isoformat(),
+        },
     ).json()
     try:
         pending = submit(server)
@@ -199,3 +205,62 @@ def test_a_pending_request_is_assigned_by_hand_and_leaves_the_list(visit, server
         assert state["status"] == "assigned" and state["assignee_id"] == claire
     finally:
         api(server, COORDINATOR.email, "DELETE", f"/users/{claire}/absences/{absence['id']}")
+
+
+def test_an_invitation_sent_from_the_team_page_reaches_the_mailbox(visit, server, smtp) -> None:
+    browser = log_in_coordinator(visit)
+    page = browser.page
+    browser.goto("/coordination/equipe")
+    expect(page.locator("h1")).to_have_text("L'équipe")
+    browser.check_accessibility()
+    page.get_by_label("Nom affiché").fill("Dr Paul Roux")
+    page.get_by_label("Adresse e-mail").fill("paul.roux@ess-test.fr")
+    page.get_by_label("Spécialité (spécialistes)").select_option(label="Cardiologie")
+    page.get_by_label("Rythmologie").check()
+    page.get_by_role("button", name="Inviter").click()
+    expect(page.locator(".flash")).to_have_text("L'invitation est envoyée.")
+    row = page.locator("#comptes tr", has_text="paul.roux@ess-test.fr")
+    expect(row).to_contain_text("Invitation en attente")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        sent = [m for m in smtp.inbox.messages if "paul.roux@ess-test.fr" in m["X-Envelope-To"]]
+        if sent:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError("no invitation reached the SMTP server")
+    assert "choisissez votre mot de passe" in sent[0]["Subject"]
+    assert f"{server.url}/invitation/" in smtp.inbox.text(sent[0])
+
+
+def test_a_roster_with_one_bad_line_is_refused_naming_that_line(visit, server) -> None:
+    browser = log_in_coordinator(visit)
+    page = browser.page
+    browser.goto("/coordination/equipe")
+    roster = (
+        "email;name;specialty;subspecialties;capacity\n"
+        "lea.blanc@ess-test.fr;Dr Léa Blanc;cardiologie;rythmologie;4\n"
+        "marc.noir@ess-test.fr;Dr Marc Noir;pneumologie;;3\n"
+    ).encode()
+    page.get_by_label("Fichier CSV").set_input_files(
+        [{"name": "tableau.csv", "mimeType": "text/csv", "buffer": roster}]
+    )
+    page.get_by_role("button", name="Vérifier le fichier").click()
+    summary = page.locator(".error-summary")
+    expect(summary).to_contain_text("Ligne 3")
+    expect(summary).to_contain_text("rien ne sera importé")
+    assert page.get_by_role("button", name="Confirmer l'import").count() == 0
+    browser.check_accessibility()
+    users = api(server, COORDINATOR.email, "GET", "/users").json()
+    assert not any(u["email"] == "lea.blanc@ess-test.fr" for u in users)
+
+    # Corrected, it shows what would change, then imports on confirmation.
+    page.goto(f"{server.url}/coordination/equipe")
+    page.get_by_label("Fichier CSV").set_input_files(
+        [{"name": "tableau.csv", "mimeType": "text/csv", "buffer": roster.split(b"marc")[0][:-1]}]
+    )
+    page.get_by_role("button", name="Vérifier le fichier").click()
+    expect(page.locator("table")).to_contain_text("Création")
+    page.get_by_role("button", name="Confirmer l'import").click()
+    expect(page.locator(".flash")).to_have_text("Le tableau des spécialistes est importé.")
+    expect(page.locator("#comptes")).to_contain_text("lea.blanc@ess-test.fr")
