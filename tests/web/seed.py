@@ -44,6 +44,14 @@ async def _seed(url: str) -> None:
                     ],
                 ),
             )
+            await create_specialty(
+                session,
+                SpecialtyCreate(
+                    code="pneumologie",
+                    name="Pneumologie",
+                    subspecialties=[SubspecialtyCreate(code="asthme", name="Asthme")],
+                ),
+            )
             # One specialist only: every request goes to her, so a test knows who answers.
             users = [
                 UserCreate(role=Role.COORDINATOR, email=COORDINATOR.email, name=COORDINATOR.name),

@@ -17,6 +17,7 @@ QUESTION = "Palpitations depuis trois semaines, ECG joint : FA paroxystique ? " 
 
 
 def fill_request(page, question: str = QUESTION) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_label(re.compile("^Spécialité")).select_option(label="Cardiologie")
     page.get_by_label("Sur-spécialité").select_option(label="Rythmologie")
     page.get_by_label("Question posée au spécialiste").fill(question)
     page.get_by_label(re.compile("^Nom")).fill("Durand")
@@ -242,3 +243,20 @@ def test_from_the_invitation_a_new_gp_chooses_a_password_and_sends_a_request(
     page.get_by_role("button", name="Envoyer la demande").click()
     expect(page.locator("h1")).to_have_text(re.compile(r"^Demande TE-"))
     phone.fits_width()
+
+
+def test_the_sub_specialties_follow_the_specialty(visit, server) -> None:
+    browser = visit()
+    page = browser.page
+    browser.goto("/demandes/nouvelle")
+    browser.login(REQUESTER.email)
+    subspecialty = page.get_by_label("Sur-spécialité")
+    # Before a choice (and without JavaScript), every specialty's, grouped by specialty.
+    expect(subspecialty.locator("optgroup")).to_have_count(2)
+    page.get_by_label(re.compile("^Spécialité")).select_option(label="Pneumologie")
+    expect(subspecialty.locator("option")).to_have_text(["Indifférent", "Asthme"])
+    page.get_by_label(re.compile("^Spécialité")).select_option(label="Cardiologie")
+    expect(subspecialty.locator("option")).to_have_text(
+        ["Indifférent", "Hypertension artérielle", "Rythmologie"]
+    )
+    browser.check_accessibility()
