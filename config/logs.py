@@ -49,7 +49,12 @@ def configure_logging(log_format: Literal["text", "json"], level: int = logging.
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # Uvicorn's access line holds the path as sent, query string included: the service
+    # writes its own (app.request_log), with the route's template instead.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False

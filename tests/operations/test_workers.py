@@ -69,9 +69,12 @@ def test_several_workers_on_sqlite_are_refused_in_french(settings: Settings, tmp
 async def test_workers_share_the_database_with_one_leader_and_summed_metrics(
     ess: Ess, settings: Settings, tmp_path: Path
 ) -> None:
-    env = server_env(settings, tmp_path, ESS_SLA__TICK_SECONDS="0.5")
+    env = server_env(settings, tmp_path, ESS_SLA__TICK_SECONDS="0.5", ESS_LOG_FORMAT="json")
     gp = ess.auth(ess.requesters[0])
-    with ServerProcess(env, tmp_path / "server.log", args=("--workers", "2")) as server:
+    log = tmp_path / "server.log"
+    # Two workers each import and build the application: slow on a busy machine.
+    server = ServerProcess(env, log, args=("--workers", "2")).start(timeout=120)
+    try:
         assert server.process is not None
         workers = workers_of(server.process.pid)
         assert len(workers) == 2
@@ -90,6 +93,8 @@ async def test_workers_share_the_database_with_one_leader_and_summed_metrics(
             assert states <= {"leader", "follower"}
             assert len(await leaders(settings.database_url)) == 1
             text = (await http.get("/metrics")).text
+            for _ in range(4):  # whichever worker answers, no path as sent in its log
+                await http.get("/health?access_token=jeton-dans-un-lien")
         families = {f.name: f for f in text_string_to_metric_families(text)}
         created = sum(
             s.value
@@ -99,7 +104,12 @@ async def test_workers_share_the_database_with_one_leader_and_summed_metrics(
             and s.labels["status_code"] == "201"
         )
         assert created == 8  # added up over both workers, whichever answered
+    finally:
+        server.stop()
     assert not any(alive(pid) for pid in workers)
+    written = log.read_text()
+    assert '"route": "/api/v1/requests"' in written
+    assert "jeton-dans-un-lien" not in written
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
@@ -108,7 +118,7 @@ async def test_a_stopping_server_hands_the_tick_over_while_it_finishes_a_request
 ) -> None:
     env = server_env(settings, tmp_path, ESS_SLA__TICK_SECONDS="1")
     gp = ess.auth(ess.requesters[0])
-    first = ServerProcess(env, tmp_path / "first.log").start()
+    first = ServerProcess(env, tmp_path / "first.log").start(timeout=120)
     try:
         async with httpx.AsyncClient(base_url=first.url, timeout=60) as to_first:
             await wait_for(lambda: scheduler_state(to_first), within=30)
