@@ -40,22 +40,21 @@ LOGINS = [
         Role.SPECIALIST,
         cast.SHOWCASE["specialist"],
         cast.email(cast.SHOWCASE["specialist"], cast.SPECIALIST_DOMAIN),
-        "pour voir la file d'un spécialiste débordé : demandes à accepter, échéances proches "
-        "et dépassées, une question posée au médecin qui attend sa réponse",
+        "pour voir la file d'un spécialiste débordé : demandes à accepter, échéances dépassées",
     ),
     Login(
         Role.REQUESTER,
         cast.SHOWCASE["requester"],
         cast.email(cast.SHOWCASE["requester"], cast.REQUESTER_DOMAIN),
-        "pour voir les demandes d'un médecin traitant : questions du spécialiste en attente "
-        "de réponse, avis reçus à clôturer, pièces jointes",
+        "pour voir les demandes d'un médecin traitant : demandes en cours, avis reçus à "
+        "clôturer, échanges de messages et pièces jointes",
     ),
     Login(
         Role.COORDINATOR,
         cast.COORDINATOR,
         cast.email("Coordination Démo", cast.SPECIALIST_DOMAIN),
         "pour voir le tableau de bord d'une année (délais, alertes), les demandes en attente "
-        "d'attribution et le rapport d'activité de l'année passée",
+        "d'attribution et le rapport d'activité des douze derniers mois",
     ),
 ]
 

@@ -63,7 +63,7 @@ class Year(History):
         self._patients: list[PatientIdentity] = []
         # The accounts the demo suggests trying: in its last days their queue fills up
         # (the specialist falls behind) and their questions wait (the GP is slow to reply).
-        self.swamped_since = self.end - timedelta(days=6)
+        self.swamped_since = self.end - timedelta(days=10)
         self.showcase: dict[str, uuid.UUID] = {}
 
     def pace_of(self, specialist_id: uuid.UUID, now: datetime, *, answering: bool = False) -> float:
@@ -71,7 +71,7 @@ class Year(History):
         pace = self.pace.get(specialist_id, 1.0)
         if answering and specialist_id == self.showcase.get("specialist"):
             if now >= self.swamped_since:
-                pace *= 12
+                pace *= 40  # nothing more answered before the present
         return pace
 
     def slow_to_reply(self, requester: User, now: datetime) -> bool:
@@ -88,7 +88,12 @@ class Year(History):
         urgent = priority == Priority.URGENT
         draw = rng.random()
         if assignee_id == self.showcase.get("specialist") and assigned_at >= self.swamped_since:
-            draw = 1.0  # falling behind, not handing requests back
+            # Falling behind: takes requests on late in the day, within the deadline.
+            hours = rng.uniform(1.5, 2.5) if urgent else rng.uniform(4, 7)
+            self.at(
+                after_work(self.calendar, assigned_at, hours), self.accept, request_id, assignee_id
+            )
+            return
         if draw < 0.015 and not urgent:
             return  # never acknowledged: the deadline passes and the dispatcher moves it on
         if draw < 0.05:
@@ -250,9 +255,10 @@ class Year(History):
         requester = self.users[request.requester_id]
         pace = self.pace_of(specialist_id, now, answering=True)
         urgent = request.priority == Priority.URGENT
-        asks = 0.6 if self.slow_to_reply(requester, now) else 0.12
+        asks = 1.0 if self.slow_to_reply(requester, now) else 0.12
         if rng.random() < asks and not urgent:
-            later = after_work(self.calendar, now, lognormal(rng, 1.0, 0.8) * pace)
+            delay = lognormal(rng, 1.0, 0.8) * self.pace_of(specialist_id, now)
+            later = after_work(self.calendar, now, delay)
             self.at(later, self.ask_info, request_id, specialist_id, requester)
             return
         median, sigma = (1.5, 0.8) if urgent else (5.0, 1.0)
@@ -354,7 +360,7 @@ class Year(History):
         if rng.random() < 0.05:
             later = waking(now, lognormal(rng, 4, 0.8), self.zone)
             self.at(later, self.follow_up, request_id, requester, specialist_id)
-        if rng.random() < 0.88:
+        if rng.random() < 0.88 and not self.slow_to_reply(requester, now):
             later = waking(now, lognormal(rng, 30, 1.0), self.zone)
             self.at(later, self.close, request_id, requester, outcome)
 

@@ -55,7 +55,9 @@ SPECIALISTS = [
     Specialist("Dr Alex Térieur", "cardiologie", ["rythmologie", "coronaropathie"], outreach=True),
     Specialist("Dr Alain Térieur", "cardiologie", ["rythmologie"], schedule=EVENINGS),
     Specialist("Dr Sarah Croche", "cardiologie", ["insuffisance-cardiaque"], outreach=True),
-    Specialist("Dr Paul Ochon", "cardiologie", ["insuffisance-cardiaque", "hta"], pace=1.6),
+    Specialist(
+        "Dr Paul Ochon", "cardiologie", ["insuffisance-cardiaque", "hta"], capacity=10, pace=1.4
+    ),
     Specialist("Dr Anne Onyme", "cardiologie", ["coronaropathie"]),
     Specialist("Dr Guy Mauve", "cardiologie", ["coronaropathie", "hta"], capacity=4),
     Specialist("Dr Lara Tatouille", "cardiologie", ["hta"], schedule=MORNINGS, capacity=3),

@@ -252,6 +252,7 @@ async def deliver(session: AsyncSession, now: datetime) -> None:
     await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+        .execution_options(synchronize_session=False)
         .values(
             status=OutboxStatus.SENT,
             attempts=1,

@@ -87,11 +87,9 @@ async def open_the_ess(history: History, start: datetime, password_hash: str) ->
             )
     cardiologists = [m.name for m in cast.SPECIALISTS if m.specialty == "cardiologie"]
     plans = absences(history.rng, cardiologists, start, history.end, zone)
-    # Away now: the only vascular physician (requests wait for the coordinator), and a
-    # cardiologist; away soon: two more.
-    plans += current_and_future_absences(
-        ["Dr Ella Stique", "Dr Guy Mauve", "Dr Anne Onyme", "Dr Alex Térieur"], history.end, zone
-    )
+    # Away now: the only vascular physician (their requests wait for the coordinator)
+    # and four cardiologists (the showcase specialist's pools lean on him); away soon.
+    plans += current_and_future_absences(history.end, zone)
     for plan in plans:
         declared = local_midnight(plan.first_day, zone) - timedelta(days=plan.declared_days_before)
         history.at(
@@ -154,10 +152,11 @@ async def _hire(
         for day in range(0, (history.end - now).days + 1):
             moment = (now + timedelta(days=day)).astimezone(zone)
             for slot in member.schedule:
-                if slot.weekday == moment.weekday():
-                    history.at(
-                        moment.replace(hour=slot.start.hour, minute=0, second=0), history.sweep
-                    )
+                start = datetime.combine(moment.date(), slot.start, zone)
+                if slot.weekday == moment.weekday() and not history.calendar.is_business_time(
+                    start
+                ):
+                    history.at(start, history.sweep)
 
 
 def _by_name(history: History, name: str) -> User | None:

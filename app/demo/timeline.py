@@ -128,14 +128,22 @@ def absences(
     return [p for p in plans if first < p.first_day and p.first_day + timedelta(p.days) < today]
 
 
-def current_and_future_absences(names: list[str], end: datetime, zone: ZoneInfo) -> list:
-    """Absences around the present: away now (one of them alone in a specialty), away soon."""
+def current_and_future_absences(end: datetime, zone: ZoneInfo) -> list[AbsencePlan]:
+    """Absences around the present: the only vascular physician and four cardiologists
+    are away now (the colleague left in their pools fills up), two more soon."""
     today = end.astimezone(zone).date()
+    around = [
+        ("Dr Ella Stique", -4, 10, "Congrès", 40),
+        ("Dr Guy Mauve", -1, 3, "Formation", 2),
+        ("Dr Sarah Croche", -9, 12, "Congés", 30),
+        ("Dr Jean Sérien", -7, 9, "Congés", 30),
+        ("Dr Élie Coptère", -8, 14, "Congrès", 45),
+        ("Dr Anne Onyme", 14, 7, "Congés", 20),
+        ("Dr Alex Térieur", 30, 5, "Congés", 35),
+    ]
     return [
-        AbsencePlan(names[0], today - timedelta(days=4), 10, "Congrès", 40),
-        AbsencePlan(names[1], today - timedelta(days=1), 3, "Formation", 2),
-        AbsencePlan(names[2], today + timedelta(days=14), 7, "Congés", 20),
-        AbsencePlan(names[3], today + timedelta(days=30), 5, "Congés", 35),
+        AbsencePlan(name, today + timedelta(days=offset), days, reason, declared)
+        for name, offset, days, reason, declared in around
     ]
 
 
