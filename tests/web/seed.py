@@ -47,9 +47,9 @@ async def _seed(url: str) -> None:
             await create_specialty(
                 session,
                 SpecialtyCreate(
-                    code="pneumologie",
-                    name="Pneumologie",
-                    subspecialties=[SubspecialtyCreate(code="asthme", name="Asthme")],
+                    code="dermatologie",
+                    name="Dermatologie",
+                    subspecialties=[SubspecialtyCreate(code="psoriasis", name="Psoriasis")],
                 ),
             )
             # One specialist only: every request goes to her, so a test knows who answers.

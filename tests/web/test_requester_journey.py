@@ -253,8 +253,8 @@ def test_the_sub_specialties_follow_the_specialty(visit, server) -> None:
     subspecialty = page.get_by_label("Sur-spécialité")
     # Before a choice (and without JavaScript), every specialty's, grouped by specialty.
     expect(subspecialty.locator("optgroup")).to_have_count(2)
-    page.get_by_label(re.compile("^Spécialité")).select_option(label="Pneumologie")
-    expect(subspecialty.locator("option")).to_have_text(["Indifférent", "Asthme"])
+    page.get_by_label(re.compile("^Spécialité")).select_option(label="Dermatologie")
+    expect(subspecialty.locator("option")).to_have_text(["Indifférent", "Psoriasis"])
     page.get_by_label(re.compile("^Spécialité")).select_option(label="Cardiologie")
     expect(subspecialty.locator("option")).to_have_text(
         ["Indifférent", "Hypertension artérielle", "Rythmologie"]
