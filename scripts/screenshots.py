@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from scripts import specialist_screens
 from tests.notifications.smtp import SmtpServer
 from tests.servers import ServerProcess
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, browser_missing
@@ -114,6 +115,7 @@ def invitation(server: ServerProcess, smtp: SmtpServer) -> str:
 def pages(ids: dict[str, str]) -> list[tuple[str, str, str | None]]:
     """(file name, path, who is logged in) for each page photographed."""
     return [
+        *specialist_screens.pages(ids),
         ("connexion", "/connexion", None),
         ("invitation", ids["invitation"], None),
         ("mot-de-passe-oublie", "/mot-de-passe-oublie", None),
@@ -143,6 +145,7 @@ def main() -> int:
         with server, sync_playwright() as playwright:
             ids = fill(server)
             ids["invitation"] = invitation(server, smtp)
+            ids.update(specialist_screens.fill(server))
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
                 sessions: dict[str | None, object] = {}
