@@ -193,6 +193,11 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
     return problem(status, TITLES.get(status) or HTTPStatus(status).phrase)
 
 
+def http_problem(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """``exc`` as the API answers it: French problem details."""
+    return _from_http(exc).to_response(request)
+
+
 def _from_domain(exc: DomainError) -> ProblemDetailsException:
     for kind, status in DOMAIN_STATUS:
         if isinstance(exc, kind):

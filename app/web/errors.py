@@ -5,13 +5,13 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Redirect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.errors import TITLES, internal_error_handler
+from app.errors import TITLES, http_problem, internal_error_handler
 from app.web.forms import FormRejected, domain_status
 from app.web.templating import page
 from models.errors import DomainError
@@ -58,6 +58,18 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     if exc.headers:
         response.headers.update(exc.headers)
     return response
+
+
+# Paths that are never pages: an unknown one there keeps the API's problem details.
+NOT_PAGES = ("/api/", "/schema", "/health", "/metrics", "/static/")
+
+
+def not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    """An address nothing answers: a French page for a browser, problem details otherwise."""
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if wants_page and not request.url.path.startswith(NOT_PAGES):
+        return http_error(request, exc)
+    return http_problem(request, exc)
 
 
 def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:

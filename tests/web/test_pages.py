@@ -257,3 +257,19 @@ async def test_an_account_with_a_second_factor_logs_in_in_two_steps(
     assert right.status_code == 303
     assert right.headers["location"] == "/demandes"
     assert (await client.get("/demandes")).status_code == 200
+
+
+async def test_an_unknown_address_is_a_french_page_for_a_browser_and_a_problem_for_the_api(
+    client, ess: Ess
+) -> None:
+    browser = await client.get("/demandes-perdues", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert browser.status_code == 404
+    assert browser.headers["content-type"].startswith("text/html")
+    assert '<html lang="fr">' in browser.text
+    assert "existe pas, ou elle ne vous est pas accessible" in browser.text
+    api = await client.get("/api/v1/inconnu", headers={"Accept": "text/html"})
+    assert api.status_code == 404
+    assert api.headers["content-type"].startswith("application/problem+json")
+    assert api.json()["detail"] == "Ressource introuvable."
+    script = await client.get("/nulle-part")  # a client that does not ask for HTML
+    assert script.headers["content-type"].startswith("application/problem+json")
