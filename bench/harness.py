@@ -465,6 +465,12 @@ class Service:
     pid: int
     coordinator: str  # bearer tokens
     requester: str
+    env: dict[str, str] = field(default_factory=dict)  # to run more CLI commands (tokens)
+    workdir: Path = Path()
+
+    def token(self, email: str) -> str:
+        """A bearer token (also accepted as the ``ess_session`` cookie) for ``email``."""
+        return run_cli(["token", email], self.env, self.workdir)
 
 
 def _created_through(response: httpx.Response) -> None:
@@ -476,10 +482,18 @@ def _created_through(response: httpx.Response) -> None:
 
 @contextlib.contextmanager
 def service(
-    backend: str, name: str, workdir: Path, *, specialists: int, capacity: int
+    backend: str,
+    name: str,
+    workdir: Path,
+    *,
+    specialists: int,
+    capacity: int,
+    requesters: int = 1,
+    workers: int = 1,
 ) -> Iterator[Service]:
-    """``ess-router serve`` on a fresh database, its ESS created through the CLI and the API:
-    one specialty, ``specialists`` specialists, one requester."""
+    """``ess-router serve [--workers N]`` on a fresh database, its ESS created through the CLI
+    and the API: one specialty, ``specialists`` specialists (``specialisteN@ess-bench.fr``),
+    ``requesters`` requesters (the first ``REQUESTER_EMAIL``, then ``demandeurN@ess-bench.fr``)."""
     workdir = workdir / name
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESS_")}
@@ -501,6 +515,7 @@ def service(
     )  # fmt: skip
     base_url = f"http://127.0.0.1:{free_port()}"
     command = [venv_tool("ess-router"), "serve", "--port", base_url.rsplit(":", 1)[1]]
+    command += ["--workers", str(workers)] if workers > 1 else []
     log_path = workdir / f"serve-{backend}.log"
     with served(command, env, workdir, log_path, f"{base_url}/health") as process:
         coordinator = run_cli(["token", COORDINATOR_EMAIL], env, workdir)
@@ -519,11 +534,13 @@ def service(
                     "capacity": capacity,
                 }
                 _created_through(http.post("/api/v1/users", json=user))
-            requester = {"role": "requester", "email": REQUESTER_EMAIL, "name": "Dr Demandeur"}
-            requester["treating_physician"] = True
-            _created_through(http.post("/api/v1/users", json=requester))
+            for index in range(requesters):
+                email = REQUESTER_EMAIL if index == 0 else f"demandeur{index}@ess-bench.fr"
+                requester = {"role": "requester", "email": email, "name": f"Dr Demandeur {index}"}
+                requester["treating_physician"] = True
+                _created_through(http.post("/api/v1/users", json=requester))
         token = run_cli(["token", REQUESTER_EMAIL], env, workdir)
-        yield Service(base_url, process.pid, coordinator, token)
+        yield Service(base_url, process.pid, coordinator, token, env, workdir)
 
 
 # --- the command line and the document -----------------------------------------------------
