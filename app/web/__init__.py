@@ -16,7 +16,9 @@ from app.web.coordination import CoordinationController
 from app.web.errors import WEB_EXCEPTION_HANDLERS
 from app.web.login import LoginController
 from app.web.my_activity import ActivityController
+from app.web.operations import OperationsController
 from app.web.queue import QueuePollController
+from app.web.report import ReportPageController
 from app.web.request_page import ATTACH_HANDLER, RequestPageController
 from app.web.requests import (
     MAX_FILES,
@@ -49,6 +51,8 @@ web_router = Router(
         AvailabilityController,
         ActivityController,
         TeamController,
+        ReportPageController,
+        OperationsController,
     ],
     request_class=HTMXRequest,
     middleware=[WebSessionMiddleware],

@@ -44,6 +44,7 @@ FLASH_MESSAGES = {
     "invited": "L'invitation est envoyée.",
     "deactivated": "Le compte est désactivé.",
     "reactivated": "Le compte est réactivé.",
+    "retried": "Les notifications sont remises dans la file d'envoi.",
     "roster_imported": "Le tableau des spécialistes est importé.",
     "resumed": "Vous êtes de nouveau connecté : vérifiez votre saisie puis envoyez-la.",
     "password_set": "Votre mot de passe est enregistré : connectez-vous.",

@@ -264,3 +264,102 @@ def test_a_roster_with_one_bad_line_is_refused_naming_that_line(visit, server) -
     page.get_by_role("button", name="Confirmer l'import").click()
     expect(page.locator(".flash")).to_have_text("Le tableau des spécialistes est importé.")
     expect(page.locator("#comptes")).to_contain_text("lea.blanc@ess-test.fr")
+
+
+def test_the_report_on_screen_is_the_csv(visit, server) -> None:
+    import csv
+    import io
+
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Paris")).date()
+    browser = log_in_coordinator(visit)
+    page = browser.page
+    browser.goto("/coordination/rapport")
+    expect(page.get_by_label("Du")).to_have_value(f"{today.year - 1}-01-01")  # last year
+    page.get_by_role("link", name=f"Année {today.year} à ce jour").click()
+    expect(page.locator("h2").first).to_contain_text("Rapport")
+    browser.check_accessibility()
+    link = page.get_by_role("link", name="CSV (tableur)")
+    response = page.request.get(server.url + link.get_attribute("href"))
+    assert response.ok
+    rows = list(csv.reader(io.StringIO(response.body().decode("utf-8-sig")), delimiter=";"))
+    header = rows.index(["Rubrique", "Indicateur", "Valeur", "Unité", "Mode de calcul"])
+    expected = []
+    for row in rows[header + 1 :]:
+        if not row:
+            break
+        expected.append(row)
+    shown = []
+    for table in page.locator("table.report-lines").all():
+        section = table.get_attribute("data-section")
+        for tr in table.locator("tbody tr").all():
+            cells = [c.inner_text().strip() for c in tr.locator("th, td").all()]
+            shown.append([section, *cells])
+    assert shown == expected
+    assert any(r[1] == "Nombre de téléexpertises" or "téléexpertise" in r[1] for r in shown)
+    # Each breakdown's title and rows, as in the CSV.
+    for table in page.locator("table.report-breakdown").all():
+        title = table.get_attribute("data-title")
+        start = rows.index([title])
+        for offset, tr in enumerate(table.locator("tbody tr").all(), start=2):
+            cells = [c.inner_text().strip() for c in tr.locator("th, td").all()]
+            assert cells == rows[start + offset], title
+
+
+def test_no_coordinator_page_shows_clinical_content(visit, server) -> None:
+    request = submit(server)
+    headers = api_token(server, SPECIALIST.email)
+    base = f"{server.url}/api/v1/requests/{request['id']}"
+    httpx.post(
+        f"{base}/attachments",
+        headers=api_token(server, REQUESTER.email),
+        files={"file": (MARKERS["filename"], PDF, "application/pdf")},
+    ).raise_for_status()
+    httpx.post(f"{base}/accept", headers=headers).raise_for_status()
+    httpx.post(
+        f"{base}/messages", headers=headers, json={"body": MARKERS["message"]}
+    ).raise_for_status()
+    httpx.post(
+        f"{base}/answer", headers=headers, json={"answer": MARKERS["answer"], "outcome": "advice"}
+    ).raise_for_status()
+
+    browser = log_in_coordinator(visit)
+    page = browser.page
+    seen: set[str] = set()
+    open_one = submit(server)  # still open: its page offers « Attribuer »
+    queue = [
+        "/coordination",
+        "/coordination/exploitation",
+        f"/demandes/{request['id']}",
+        f"/coordination/demandes/{request['id']}/attribution",
+        f"/demandes/{open_one['id']}",
+        "/demandes",
+    ]
+    while queue:
+        path = queue.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        response = page.goto(server.url + path)
+        assert response is not None and response.ok, path
+        html = page.content()
+        for field, marker in MARKERS.items():
+            assert marker not in html, f"{field} shown on {path}"
+        for href in page.eval_on_selector_all(
+            "a[href^='/']", "els => els.map(e => e.getAttribute('href'))"
+        ):
+            target = href.split("#")[0]
+            if target.startswith(("/coordination", "/demandes/")) and "/rapport/" not in target:
+                queue.append(target)
+    assert "/coordination/equipe" in seen and "/coordination/rapport" in seen
+    assert any(p.endswith("/attribution") for p in seen)
+
+
+def test_operations_show_the_keys_and_check_the_audit_chain_on_demand(visit, server) -> None:
+    browser = log_in_coordinator(visit)
+    page = browser.page
+    browser.goto("/coordination/exploitation")
+    expect(page.locator("h1")).to_have_text("Exploitation")
+    expect(page.locator("#cles + dl")).to_contain_text("Version active")
+    page.get_by_role("button", name="Vérifier le journal d'audit").click()
+    expect(page.locator("#audit-verdict")).to_contain_text("Journal d'audit intègre")
+    browser.check_accessibility()
