@@ -240,7 +240,7 @@ def test_a_roster_with_one_bad_line_is_refused_naming_that_line(visit, server) -
     roster = (
         "email;name;specialty;subspecialties;capacity\n"
         "lea.blanc@ess-test.fr;Dr Léa Blanc;cardiologie;rythmologie;4\n"
-        "marc.noir@ess-test.fr;Dr Marc Noir;pneumologie;;3\n"
+        "marc.noir@ess-test.fr;Dr Marc Noir;dermatologie;;3\n"
     ).encode()
     page.get_by_label("Fichier CSV").set_input_files(
         [{"name": "tableau.csv", "mimeType": "text/csv", "buffer": roster}]
