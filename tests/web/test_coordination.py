@@ -240,7 +240,7 @@ def test_a_roster_with_one_bad_line_is_refused_naming_that_line(visit, server) -
     roster = (
         "email;name;specialty;subspecialties;capacity\n"
         "lea.blanc@ess-test.fr;Dr Léa Blanc;cardiologie;rythmologie;4\n"
-        "marc.noir@ess-test.fr;Dr Marc Noir;dermatologie;;3\n"
+        "marc.noir-sans-arobase;Dr Marc Noir;cardiologie;;3\n"
     ).encode()
     page.get_by_label("Fichier CSV").set_input_files(
         [{"name": "tableau.csv", "mimeType": "text/csv", "buffer": roster}]
@@ -257,7 +257,13 @@ def test_a_roster_with_one_bad_line_is_refused_naming_that_line(visit, server) -
     # Corrected, it shows what would change, then imports on confirmation.
     page.goto(f"{server.url}/coordination/equipe")
     page.get_by_label("Fichier CSV").set_input_files(
-        [{"name": "tableau.csv", "mimeType": "text/csv", "buffer": roster.split(b"marc")[0][:-1]}]
+        [
+            {
+                "name": "tableau.csv",
+                "mimeType": "text/csv",
+                "buffer": roster.split(b"marc.noir")[0][:-1],
+            }
+        ]
     )
     page.get_by_role("button", name="Vérifier le fichier").click()
     expect(page.locator("table")).to_contain_text("Création")
