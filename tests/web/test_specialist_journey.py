@@ -203,7 +203,6 @@ def test_the_account_pages_fit_a_phone(visit, server) -> None:
     phone = visit(viewport=PHONE, is_mobile=True)
     phone.goto("/compte")
     phone.login(SPECIALIST.email)
-    phone.page.get_by_role("link", name="Mes disponibilités").click()
     for path in ("/compte", "/compte/disponibilites", "/compte/activite"):
         phone.goto(path)
         phone.fits_width()
