@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,7 +97,7 @@ class ReportPageController(Controller):
         read_session: NamedDependency[AsyncSession],
         context: NamedDependency[AppContext],
         now: NamedDependency[Any],
-        report_format: str,
+        report_format: FromPath[str],
         first: Day = None,
         last: LastDay = None,
     ) -> Response[bytes]:
