@@ -13,12 +13,31 @@ from app.context import AppContext
 from app.data_files import prepare as prepare_data_files
 from app.demo import Demo, announce, refuse_in_prod, seed_demo
 from app.main import build_context, serve_app
+from config import Settings, get_settings
 from config.logs import configure_logging
 from migrations import upgrade_database
 
 # In-flight requests get this long to finish when the service is asked to stop.
 GRACEFUL_STOP_SECONDS = 30
 WORKER_STARTUP_SECONDS = 60
+
+
+# Listening everywhere says nothing of the address people type: ESS_BASE_URL must say it.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})
+
+
+def own_address(settings: Settings, host: str, port: int) -> Settings:
+    """Without ESS_BASE_URL, the service's address is where it listens.
+
+    The pages' forms are refused when they come from another origin than ESS_BASE_URL,
+    and e-mails link there: ``serve --port 8765`` must not keep the default port 8000.
+    """
+    if "base_url" in settings.model_fields_set or host in WILDCARD_HOSTS:
+        return settings
+    shown = f"[{host}]" if ":" in host else host
+    os.environ["ESS_BASE_URL"] = f"http://{shown}:{port}"  # the workers read it too
+    get_settings.cache_clear()
+    return load_settings()
 
 
 @click.command(
@@ -39,7 +58,7 @@ WORKER_STARTUP_SECONDS = 60
 )
 @click.option("--demo", is_flag=True, help="Ajoute une ESS de démonstration à une base vide.")
 def serve(host: str, port: int, workers: int, demo: bool) -> None:
-    settings = load_settings()
+    settings = own_address(load_settings(), host, port)
     if workers > 1 and settings.is_sqlite:
         raise CommandError(
             "plusieurs processus (--workers) demandent PostgreSQL : SQLite n'admet qu'un "
