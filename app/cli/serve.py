@@ -69,9 +69,11 @@ def serve(host: str, port: int, workers: int, demo: bool) -> None:
     with operator_errors():
         prepare_data_files(settings)
         settings.resolved_secret_key()
-        asyncio.run(upgrade_database(settings.database_url))
         context = build_context()
-        context.vault  # noqa: B018 - load (or in dev create) the data keys now, not at the first request
+        # The data keys first (loaded, or created in dev): a server that cannot start
+        # says so before it touches the database.
+        context.vault  # noqa: B018
+        asyncio.run(upgrade_database(settings.database_url))
     with operator_errors():
         asyncio.run(refuse_in_prod(context, demo=demo))
     if demo:
