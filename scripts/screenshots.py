@@ -9,6 +9,7 @@ import re
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -114,6 +115,7 @@ def invitation(server: ServerProcess, smtp: SmtpServer) -> str:
 
 def pages(ids: dict[str, str]) -> list[tuple[str, str, str | None]]:
     """(file name, path, who is logged in) for each page photographed."""
+    year = date.today().year  # the report of this year so far: the seeded requests are in it
     return [
         *specialist_screens.pages(ids),
         ("connexion", "/connexion", None),
@@ -124,6 +126,14 @@ def pages(ids: dict[str, str]) -> list[tuple[str, str, str | None]]:
         ("nouvelle-demande", "/demandes/nouvelle", REQUESTER.email),
         ("demande-repondue", f"/demandes/{ids['answered']}", REQUESTER.email),
         ("demande-vue-coordination", f"/demandes/{ids['answered']}", COORDINATOR.email),
+        ("coordination", "/coordination", COORDINATOR.email),
+        ("coordination-equipe", "/coordination/equipe", COORDINATOR.email),
+        (
+            "coordination-rapport",
+            f"/coordination/rapport?from={year}-01-01&to={year}-12-31",
+            COORDINATOR.email,
+        ),
+        ("coordination-exploitation", "/coordination/exploitation", COORDINATOR.email),
     ]
 
 
