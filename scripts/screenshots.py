@@ -17,7 +17,14 @@ import httpx
 from scripts import specialist_screens
 from tests.notifications.smtp import SmtpServer
 from tests.servers import ServerProcess
-from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, browser_missing
+from tests.web.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CHROMIUM_ENV,
+    DESKTOP,
+    PHONE,
+    browser_missing,
+)
 from tests.web.seed import COORDINATOR, PASSWORD, REQUESTER, SPECIALIST, seed_database
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
@@ -156,7 +163,9 @@ def main() -> int:
             ids = fill(server)
             ids["invitation"] = invitation(server, smtp)
             ids.update(specialist_screens.fill(server))
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=CHROMIUM_ENV
+            )
             for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
                 sessions: dict[str | None, object] = {}
                 for name, path, email in pages(ids):

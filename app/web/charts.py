@@ -3,13 +3,15 @@ another origin). Each is an image with a title; the page puts its data in a tabl
 Colours come from classes in ``app.css`` (the CSP forbids inline styles).
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 28
+# User units; on a phone the CSS makes the axis text bigger, so the margins leave it room.
+WIDTH, HEIGHT = 640, 260
+LEFT, RIGHT, TOP, BOTTOM = 76, 16, 14, 34
 
 
 @dataclass(frozen=True)
@@ -19,19 +21,20 @@ class Series:
     values: Sequence[float | None]
 
 
-def _nice_max(value: float) -> float:
-    """A round top for the axis (1, 2, 5 × 10ⁿ) above ``value``."""
+def _axis_top(value: float, *, whole: bool) -> float:
+    """The top of an axis of four equal steps, each a round 1, 2, 2.5 or 5 × 10ⁿ, above
+    ``value``; for counts (``whole``) every step is a whole number."""
     if value <= 0:
-        return 1.0
-    step = 1.0
-    while step * 10 <= value:
-        step *= 10
-    while step > value:
-        step /= 10
-    for factor in (1, 2, 5, 10):
-        if step * factor >= value:
-            return step * factor
-    return step * 10
+        return 4.0 if whole else 1.0
+    wanted = max(value / 4, 1.0) if whole else value / 4
+    scale = 10.0 ** math.floor(math.log10(wanted))
+    for factor in (1, 2, 2.5, 5, 10):
+        step = factor * scale
+        if factor == 2.5 and scale < 1:
+            continue  # 0.25 would need a second decimal
+        if step >= wanted and (not whole or step == int(step)):
+            return step * 4
+    return 40 * scale
 
 
 def _number(value: float) -> str:
@@ -68,7 +71,7 @@ def _x_labels(labels: Sequence[str], every: int) -> list[str]:
             continue
         x = LEFT + plot_w * (index + 0.5) / count
         parts.append(
-            f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
+            f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 10}" text-anchor="middle">'
             f"{escape(label)}</text>"
         )
     return parts
@@ -79,7 +82,7 @@ def line_chart(
 ) -> Markup:
     """Lines over weeks (a gap where a week has no value)."""
     values = [v for s in series for v in s.values if v is not None]
-    top = _nice_max(max(values, default=0))
+    top = _axis_top(max(values, default=0), whole=False)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     parts = _frame(title_id, title, top, unit)
     count = len(labels)
@@ -109,7 +112,7 @@ def stacked_bars(
     """Bars over weeks, the series stacked."""
     count = len(labels)
     totals = [sum((s.values[i] or 0) for s in series) for i in range(count)]
-    top = _nice_max(max(totals, default=0))
+    top = _axis_top(max(totals, default=0), whole=True)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     parts = _frame(title_id, title, top, "")
     slot = plot_w / max(count, 1)
@@ -132,44 +135,41 @@ def stacked_bars(
 
 
 def rate_bars(title_id: str, title: str, rows: Sequence[tuple[str, float | None]]) -> Markup:
-    """One horizontal bar per row, a rate from 0 to 100 %."""
-    row_h = 28
-    label_w = 200
+    """One horizontal bar per row, a rate from 0 to 100 %, its label written above it (so a
+    long sub-specialty name keeps the whole width, on a phone too)."""
+    row_h = 56
     height = TOP + row_h * max(len(rows), 1) + BOTTOM
-    plot_w = WIDTH - label_w - RIGHT - 48
+    left = 8
+    plot_w = WIDTH - left - RIGHT - 80  # room for the rate written after a full bar
     parts = [
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-labelledby="{title_id}" focusable="false">',
         f'<title id="{title_id}">{escape(title)}</title>',
     ]
     for step in range(5):
-        x = label_w + plot_w * step / 4
+        x = left + plot_w * step / 4
         parts.append(
             f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" y2="{height - BOTTOM}"/>'
         )
+        anchor = "start" if step == 0 else "middle"
         parts.append(
-            f'<text class="axis" x="{x:.1f}" y="{height - 8}" text-anchor="middle">'
+            f'<text class="axis" x="{x:.1f}" y="{height - 10}" text-anchor="{anchor}">'
             f"{step * 25}\u00a0%</text>"
         )
     for index, (label, rate) in enumerate(rows):
         y = TOP + row_h * index
-        short = label if len(label) <= 28 else label[:27] + "…"
-        parts.append(
-            f'<text class="axis" x="{label_w - 8}" y="{y + row_h * 0.65:.1f}" '
-            f'text-anchor="end">{escape(short)}</text>'
-        )
+        short = label if len(label) <= 48 else label[:47] + "…"
+        parts.append(f'<text class="axis" x="{left}" y="{y + 20}">{escape(short)}</text>')
+        bar_y = y + 28
         if rate is None:
-            parts.append(
-                f'<text class="axis" x="{label_w + 4}" y="{y + row_h * 0.65:.1f}">—</text>'
-            )
+            parts.append(f'<text class="axis" x="{left}" y="{bar_y + 16}">—</text>')
             continue
         width = plot_w * max(0.0, min(rate, 1.0))
         parts.append(
-            f'<rect class="bar rate" x="{label_w}" y="{y + 5}" width="{width:.1f}" '
-            f'height="{row_h - 10}"/>'
+            f'<rect class="bar rate" x="{left}" y="{bar_y}" width="{width:.1f}" height="20"/>'
         )
         parts.append(
-            f'<text class="axis" x="{label_w + width + 4:.1f}" y="{y + row_h * 0.65:.1f}">'
+            f'<text class="axis" x="{left + width + 6:.1f}" y="{bar_y + 16}">'
             f"{_number(rate * 100)}\u00a0%</text>"
         )
     parts.append("</svg>")

@@ -32,6 +32,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# The browser's own words (a date field's jj/mm/aaaa, the file button) in French, as the
+# ESS's users see them: Chromium on Linux takes them from LANGUAGE (with chromium-l10n).
+CHROMIUM_ENV = {**os.environ, "LANGUAGE": "fr"}
 AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
 AXE_SOURCE = "(() => {" + AXE.read_text() + "\n})()"
 DESKTOP = {"width": 1280, "height": 900}
@@ -59,7 +62,9 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, env=CHROMIUM_ENV
+        )
         yield browser
         browser.close()
 
