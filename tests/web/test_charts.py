@@ -1,6 +1,7 @@
 """The dashboard's SVG charts: axes a reader can trust."""
 
 import re
+from itertools import pairwise
 
 import pytest
 
@@ -21,7 +22,7 @@ def test_request_counts_are_whole_numbers_and_the_tallest_bar_fits(tallest: int)
     assert len(labels) == 5
     assert all(label.isdigit() for label in labels), labels  # no « 1,2 » requests
     assert int(labels[-1]) >= tallest
-    steps = {int(b) - int(a) for a, b in zip(labels, labels[1:], strict=False)}
+    steps = {int(b) - int(a) for a, b in pairwise(labels)}
     assert len(steps) == 1  # evenly spaced
 
 
