@@ -1,6 +1,7 @@
 """Specialties (cardiology…) and their sub-specialties (rhythmology…)."""
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import StringConstraints, field_validator
@@ -17,12 +18,16 @@ Code = Annotated[str, StringConstraints(pattern=CODE_PATTERN)]
 class Specialty(SQLModel, table=True):
     code: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
+    # Set when the coordinator retires it: no longer offered to new requests or new
+    # specialists; what already names it keeps it. Codes are never deleted (history).
+    retired_at: datetime | None = None
 
 
 class Subspecialty(SQLModel, table=True):
     specialty_code: str = Field(foreign_key="specialty.code", primary_key=True, max_length=40)
     code: str = Field(primary_key=True, max_length=40)
     name: str = Field(max_length=200)
+    retired_at: datetime | None = None
 
 
 class SubspecialtyCreate(Input):
@@ -44,14 +49,31 @@ class SpecialtyCreate(Input):
         return value
 
 
+class SubspecialtyUpdate(Input):
+    name: SingleLine | None = Field(default=None, min_length=1, max_length=200)
+    retired: bool | None = Field(
+        default=None, description="true: no longer offered to new requests; false: back in service"
+    )
+
+
+class SpecialtyUpdate(Input):
+    name: SingleLine | None = Field(default=None, min_length=1, max_length=200)
+    retired: bool | None = Field(
+        default=None,
+        description="true: neither it nor its sub-specialties are offered to new requests",
+    )
+
+
 class SubspecialtyRead(SQLModel):
     code: str
     name: str
+    retired: bool = Field(default=False, description="retired: not offered to new requests")
 
 
 class SpecialtyRead(SQLModel):
     code: str
     name: str
+    retired: bool = Field(default=False, description="retired: not offered to new requests")
     subspecialties: list[SubspecialtyRead]
 
 

@@ -28,6 +28,9 @@ from models import (
     ScheduleUpdate,
     SpecialtyCreate,
     SpecialtyRead,
+    SpecialtyUpdate,
+    SubspecialtyCreate,
+    SubspecialtyUpdate,
     UserCreate,
     UserRead,
     UserUpdate,
@@ -152,20 +155,84 @@ class MeController(Controller):
 
 
 class SpecialtyController(Controller):
+    """The ESS's specialties and sub-specialties; codes never change, names may."""
+
     path = "/specialties"
     tags = ["spécialités"]
 
     @get("/")
     async def list_specialties(self, read_session: DbSession) -> list[SpecialtyRead]:
-        """List the specialties and sub-specialties of the ESS."""
+        """List the specialties and sub-specialties of the ESS, retired ones marked
+        ``retired: true`` (no longer offered to new requests)."""
         return await specialty_service.list_specialties(read_session)
 
-    @post("/", guards=[requires(Role.COORDINATOR)])
+    @post("/", guards=[requires(Role.COORDINATOR)], responses=problem_responses(409, 422))
     async def create_specialty(
-        self, data: JSONBody[SpecialtyCreate], session: DbSession
+        self,
+        data: JSONBody[SpecialtyCreate],
+        session: DbSession,
+        now: Now,
+        current_user: CurrentUser,
     ) -> SpecialtyRead:
         """Add a specialty with its sub-specialties."""
-        return await specialty_service.create_specialty(session, data)
+        return await specialty_service.create_specialty(
+            session, data, now=now, actor_id=current_user.id
+        )
+
+    @patch(
+        "/{code:str}",
+        guards=[requires(Role.COORDINATOR)],
+        responses=problem_responses(404, 409, 422),
+    )
+    async def update_specialty(
+        self,
+        code: FromPath[str],
+        data: JSONBody[SpecialtyUpdate],
+        session: DbSession,
+        now: Now,
+        current_user: CurrentUser,
+    ) -> SpecialtyRead:
+        """Rename a specialty, retire it (``retired: true``) or put it back in service."""
+        return await specialty_service.update_specialty(
+            session, code, data, now=now, actor_id=current_user.id
+        )
+
+    @post(
+        "/{code:str}/subspecialties",
+        guards=[requires(Role.COORDINATOR)],
+        responses=problem_responses(404, 409, 422),
+    )
+    async def add_subspecialty(
+        self,
+        code: FromPath[str],
+        data: JSONBody[SubspecialtyCreate],
+        session: DbSession,
+        now: Now,
+        current_user: CurrentUser,
+    ) -> SpecialtyRead:
+        """Add a sub-specialty to a specialty; answers the whole specialty."""
+        return await specialty_service.add_subspecialty(
+            session, code, data, now=now, actor_id=current_user.id
+        )
+
+    @patch(
+        "/{code:str}/subspecialties/{sub:str}",
+        guards=[requires(Role.COORDINATOR)],
+        responses=problem_responses(404, 409, 422),
+    )
+    async def update_subspecialty(
+        self,
+        code: FromPath[str],
+        sub: FromPath[str],
+        data: JSONBody[SubspecialtyUpdate],
+        session: DbSession,
+        now: Now,
+        current_user: CurrentUser,
+    ) -> SpecialtyRead:
+        """Rename a sub-specialty, retire it or put it back in service; answers the specialty."""
+        return await specialty_service.update_subspecialty(
+            session, code, sub, data, now=now, actor_id=current_user.id
+        )
 
 
 class UserController(Controller):

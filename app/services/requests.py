@@ -89,9 +89,17 @@ async def next_reference(session: AsyncSession, year: int) -> str:
     return f"TE-{year}-{number:06d}"
 
 
-# The specialty and, when asked, its sub-specialty (NULL when unknown); built once.
+# The specialty and, when asked, its sub-specialty (NULL when unknown), with their names
+# and retirement dates; built once.
 FIND_SPECIALTY = (
-    select(Specialty.code, Subspecialty.code)
+    select(
+        Specialty.code,
+        Subspecialty.code,
+        Specialty.name,
+        Specialty.retired_at,
+        Subspecialty.name,
+        Subspecialty.retired_at,
+    )
     .outerjoin(
         Subspecialty,
         (Subspecialty.specialty_code == Specialty.code)
@@ -121,6 +129,19 @@ async def submit(
     if data.subspecialty is not None and found[1] is None:
         raise InvalidInputError(
             f"Sur-spécialité inconnue pour « {data.specialty} » : « {data.subspecialty} ».",
+            field="subspecialty",
+        )
+    # Retired: no new request; those already made keep it and carry on.
+    if found[3] is not None:
+        raise InvalidInputError(
+            f"La spécialité « {found[2]} » n'est plus proposée par l'ESS : "
+            "choisissez-en une autre.",
+            field="specialty",
+        )
+    if found[5] is not None:
+        raise InvalidInputError(
+            f"La sur-spécialité « {found[4]} » n'est plus proposée par l'ESS : choisissez-en "
+            "une autre, ou aucune.",
             field="subspecialty",
         )
     request_id = uuid.uuid4()

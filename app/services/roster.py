@@ -205,11 +205,17 @@ async def plan_import(
     parsed: list[_Row] = []
     raw = read_rows(content)
     known_subs: dict[str, set[str]] = {}
-    for specialty_code, code in await session.execute(
-        select(Subspecialty.specialty_code, Subspecialty.code)
+    retired_subs: dict[str, set[str]] = {}
+    for specialty_code, code, retired_at in await session.execute(
+        select(Subspecialty.specialty_code, Subspecialty.code, Subspecialty.retired_at)
     ):
         known_subs.setdefault(specialty_code, set()).add(code)
-    specialties = set((await session.execute(select(Specialty.code))).scalars())
+        if retired_at is not None:
+            retired_subs.setdefault(specialty_code, set()).add(code)
+    specialties: dict[str, bool] = {
+        code: retired_at is not None
+        for code, retired_at in await session.execute(select(Specialty.code, Specialty.retired_at))
+    }
     seen_emails: dict[str, int] = {}
     seen_rpps: dict[str, int] = {}
     for index, (line, cells) in enumerate(raw, start=1):
@@ -235,14 +241,29 @@ async def plan_import(
                 if data.rpps in seen_rpps:
                     raise ValueError(f"rpps : déjà à la ligne {seen_rpps[data.rpps]}")
                 seen_rpps[data.rpps] = line
-            report.lines.append(await _diff(session, row))
+            retired = (
+                set(known_subs.get(data.specialty, ()))
+                if specialties[data.specialty]
+                else retired_subs.get(data.specialty, set())
+            )
+            report.lines.append(
+                await _diff(
+                    session,
+                    row,
+                    specialty_retired=specialties[data.specialty],
+                    retired_subs=retired,
+                )
+            )
             parsed.append(row)
         except ValueError as exc:
             report.errors.append(RosterError(line=line, reason=str(exc)))
     return report, parsed
 
 
-async def _diff(session: AsyncSession, row: _Row) -> RosterLine:
+async def _diff(
+    session: AsyncSession, row: _Row, *, specialty_retired: bool, retired_subs: set[str]
+) -> RosterLine:
+    """What the line changes; a retired specialty or sub-specialty is given to nobody new."""
     data = row.data
     if data.rpps:
         holder = (
@@ -254,6 +275,9 @@ async def _diff(session: AsyncSession, row: _Row) -> RosterLine:
         await session.execute(select(User).where(User.email == data.email))
     ).scalar_one_or_none()
     if user is None:
+        if specialty_retired:
+            raise ValueError(f"specialty : spécialité retirée « {data.specialty} »")
+        _refuse_retired(data.subspecialties, set(), retired_subs)
         return RosterLine(line=row.line, email=data.email, action="create")
     if user.role != Role.SPECIALIST:
         raise ValueError(f"email : le compte {data.email} n'est pas celui d'un spécialiste")
@@ -271,6 +295,7 @@ async def _diff(session: AsyncSession, row: _Row) -> RosterLine:
             )
         ).scalars()
     )
+    _refuse_retired(data.subspecialties, current_subs, retired_subs)
     changes = []
     if user.name != data.name.strip():
         changes.append("name")
@@ -292,6 +317,15 @@ async def _diff(session: AsyncSession, row: _Row) -> RosterLine:
         action="update" if changes else "unchanged",
         changes=changes,
     )
+
+
+def _refuse_retired(wanted: list[str], held: set[str], retired: set[str]) -> None:
+    newly = [code for code in wanted if code in retired and code not in held]
+    if newly:
+        raise ValueError(
+            f"subspecialties : sur-spécialité retirée, elle ne peut plus être attribuée : "
+            f"{', '.join(newly)}"
+        )
 
 
 async def import_roster(

@@ -26,20 +26,21 @@ from security.passwords import hash_password, verify_password
 
 
 async def _check_subspecialties(
-    session: AsyncSession, specialty_code: str, codes: Sequence[str]
+    session: AsyncSession,
+    specialty_code: str,
+    codes: Sequence[str],
+    held: Sequence[str] = (),
 ) -> list[str]:
+    """The codes asked, known in the specialty; a retired one only if already ``held``."""
     wanted = list(dict.fromkeys(codes))
     if not wanted:
         return []
-    known = set(
-        (
-            await session.execute(
-                select(Subspecialty.code).where(
-                    Subspecialty.specialty_code == specialty_code, Subspecialty.code.in_(wanted)
-                )
-            )
-        ).scalars()
+    rows = await session.execute(
+        select(Subspecialty.code, Subspecialty.name, Subspecialty.retired_at).where(
+            Subspecialty.specialty_code == specialty_code, Subspecialty.code.in_(wanted)
+        )
     )
+    known = {code: (name, retired_at) for code, name, retired_at in rows}
     unknown = [code for code in wanted if code not in known]
     if unknown:
         raise InvalidInputError(
@@ -47,7 +48,31 @@ async def _check_subspecialties(
             f"{', '.join(unknown)}.",
             field="subspecialties",
         )
+    specialty = await session.get(Specialty, specialty_code)
+    specialty_retired = specialty is not None and specialty.retired_at is not None
+    retired = [
+        known[code][0]
+        for code in wanted
+        if code not in held and (specialty_retired or known[code][1] is not None)
+    ]
+    if retired:
+        raise InvalidInputError(
+            f"Sur-spécialité retirée, elle ne peut plus être attribuée : {', '.join(retired)}.",
+            field="subspecialties",
+        )
     return wanted
+
+
+async def _check_specialty(session: AsyncSession, code: str) -> None:
+    """A specialty a specialist may join: known and in service."""
+    specialty = await session.get(Specialty, code)
+    if specialty is None:
+        raise InvalidInputError(f"Spécialité inconnue : « {code} ».", field="specialty")
+    if specialty.retired_at is not None:
+        raise InvalidInputError(
+            f"La spécialité « {specialty.name} » est retirée : elle ne peut plus être attribuée.",
+            field="specialty",
+        )
 
 
 async def create_user(
@@ -65,10 +90,7 @@ async def create_user(
     if data.role == Role.SPECIALIST:
         if not data.specialty:
             raise InvalidInputError("Un spécialiste doit avoir une spécialité.", field="specialty")
-        if await session.get(Specialty, data.specialty) is None:
-            raise InvalidInputError(
-                f"Spécialité inconnue : « {data.specialty} ».", field="specialty"
-            )
+        await _check_specialty(session, data.specialty)
         specialty_code = data.specialty
         subspecialties = await _check_subspecialties(session, specialty_code, data.subspecialties)
         capacity = default_capacity if data.capacity is None else data.capacity
@@ -231,8 +253,8 @@ async def update_user(
         if name in given and getattr(data, name) is None:
             raise InvalidInputError("Ce champ ne peut pas être vide.", field=name)
     new_specialty = data.specialty if data.specialty != user.specialty_code else None
-    if new_specialty is not None and await session.get(Specialty, new_specialty) is None:
-        raise InvalidInputError(f"Spécialité inconnue : « {new_specialty} ».", field="specialty")
+    if new_specialty is not None:
+        await _check_specialty(session, new_specialty)
     new_email = data.email if data.email is not None and data.email != user.email else None
     if new_email is not None:
         await _check_email(session, new_email, owner=user.id)
@@ -268,7 +290,18 @@ async def update_user(
         subspecialties = subspecialties or []
     if subspecialties is not None:
         assert user.specialty_code is not None
-        codes = await _check_subspecialties(session, user.specialty_code, subspecialties)
+        held: list[str] = []
+        if new_specialty is None:
+            held = list(
+                (
+                    await session.execute(
+                        select(UserSubspecialty.subspecialty_code).where(
+                            UserSubspecialty.user_id == user.id
+                        )
+                    )
+                ).scalars()
+            )
+        codes = await _check_subspecialties(session, user.specialty_code, subspecialties, held)
         await session.execute(delete(UserSubspecialty).where(UserSubspecialty.user_id == user.id))
         for code in codes:
             session.add(

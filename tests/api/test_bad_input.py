@@ -239,7 +239,10 @@ async def test_specialty_created_and_listed(client, ess: Ess) -> None:
     assert response.status_code == 201
     listing = (await client.get("/api/v1/specialties", headers=ess.auth(ess.requesters[0]))).json()
     derm = next(s for s in listing if s["code"] == "dermatologie")
-    assert derm["subspecialties"] == [{"code": "dermato-oncologie", "name": "Dermato-oncologie"}]
+    assert derm["retired"] is False
+    assert derm["subspecialties"] == [
+        {"code": "dermato-oncologie", "name": "Dermato-oncologie", "retired": False}
+    ]
 
 
 async def test_unknown_ids_are_404(client, ess: Ess) -> None:
