@@ -16,7 +16,11 @@ class PermissionDeniedError(DomainError):
 
 
 class ConflictError(DomainError):
-    """The current state forbids this (HTTP 409)."""
+    """The current state forbids this (HTTP 409); ``field``: the input that collides, if one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class GoneError(DomainError):

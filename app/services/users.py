@@ -152,7 +152,7 @@ async def _check_email(session: AsyncSession, email: str, owner: uuid.UUID | Non
     if owner is not None:
         query = query.where(User.id != owner)
     if (await session.execute(query)).first():
-        raise ConflictError(f"Un compte existe déjà avec l'adresse {email}.")
+        raise ConflictError(f"Un compte existe déjà avec l'adresse {email}.", field="email")
 
 
 async def _check_rpps(
@@ -164,7 +164,7 @@ async def _check_rpps(
     if owner is not None:
         query = query.where(User.id != owner)
     if (await session.execute(query)).first():
-        raise ConflictError(f"Un compte existe déjà avec le numéro RPPS {rpps}.")
+        raise ConflictError(f"Un compte existe déjà avec le numéro RPPS {rpps}.", field="rpps")
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:

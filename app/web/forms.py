@@ -13,7 +13,13 @@ from litestar.datastructures import FormMultiDict, UploadFile
 from pydantic import BaseModel, ValidationError
 
 from app.errors import DOMAIN_STATUS, translate
-from models.errors import DomainError, InvalidInputError, TooLargeError, UnsupportedMediaError
+from models.errors import (
+    ConflictError,
+    DomainError,
+    InvalidInputError,
+    TooLargeError,
+    UnsupportedMediaError,
+)
 
 Model = TypeVar("Model", bound=BaseModel)
 CHECKED = frozenset({"on", "true", "1", "oui"})
@@ -115,7 +121,7 @@ def domain_status(exc: DomainError) -> int:
 
 def domain_errors(exc: DomainError, *, file_field: str | None = None) -> dict[str, str]:
     """A service's refusal as form errors: beside its field when it names one."""
-    if isinstance(exc, InvalidInputError) and exc.field:
+    if isinstance(exc, InvalidInputError | ConflictError) and exc.field:
         return {exc.field: str(exc)}
     if file_field and isinstance(exc, UnsupportedMediaError | TooLargeError):
         return {file_field: str(exc)}
