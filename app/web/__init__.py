@@ -29,6 +29,7 @@ from app.web.requests import (
 from app.web.session import WebSessionMiddleware
 from app.web.specialist import AttachmentViewController, SpecialistActionsController
 from app.web.team import TeamController
+from app.web.team_accounts import TeamAccountController
 from app.web.templating import template_config
 
 # Multipart framing around uploaded files: boundaries, part headers, names, the form's text.
@@ -51,6 +52,7 @@ web_router = Router(
         AvailabilityController,
         ActivityController,
         TeamController,
+        TeamAccountController,
         ReportPageController,
         OperationsController,
     ],

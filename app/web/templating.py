@@ -44,6 +44,12 @@ FLASH_MESSAGES = {
     "invited": "L'invitation est envoyée.",
     "deactivated": "Le compte est désactivé.",
     "reactivated": "Le compte est réactivé.",
+    "account_saved": "Les modifications du compte sont enregistrées.",
+    "account_saved_email_pending": "Les modifications du compte sont enregistrées. Un lien est "
+    "envoyé à la nouvelle adresse : le compte en changera quand il sera suivi.",
+    "account_saved_reinvited": "Les modifications du compte sont enregistrées. L'invitation est "
+    "envoyée à la nouvelle adresse.",
+    "their_schedule_saved": "Le planning est enregistré.",
     "retried": "Les notifications sont remises dans la file d'envoi.",
     "roster_imported": "Le tableau des spécialistes est importé.",
     "resumed": "Vous êtes de nouveau connecté : vérifiez votre saisie puis envoyez-la.",
