@@ -99,7 +99,9 @@ def fill(server: ServerProcess) -> dict[str, str]:
         headers=gp,
         json={"usefulness": 5, "referral_avoided": False},
     ).raise_for_status()
-    return {"answered": answered}
+    users = httpx.get(f"{server.url}/api/v1/users", headers=token(server, COORDINATOR.email)).json()
+    claire = next(u["id"] for u in users if u["email"] == SPECIALIST.email)
+    return {"answered": answered, "specialist": claire}
 
 
 def invitation(server: ServerProcess, smtp: SmtpServer) -> str:
@@ -135,6 +137,11 @@ def pages(ids: dict[str, str]) -> list[tuple[str, str, str | None]]:
         ("demande-vue-coordination", f"/demandes/{ids['answered']}", COORDINATOR.email),
         ("coordination", "/coordination", COORDINATOR.email),
         ("coordination-equipe", "/coordination/equipe", COORDINATOR.email),
+        (
+            "coordination-compte",
+            f"/coordination/equipe/comptes/{ids['specialist']}",
+            COORDINATOR.email,
+        ),
         (
             "coordination-rapport",
             f"/coordination/rapport?from={year}-01-01&to={year}-12-31",
