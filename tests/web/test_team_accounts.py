@@ -239,6 +239,15 @@ def test_a_requesters_page_refuses_a_bad_rpps_beside_the_field(visit, server) ->
     after = account(server, REQUESTER.email)
     assert after["rpps"] == valid and after["treating_physician"] is False
 
+    # An address already taken: beside the field. A new one: used once its link is followed.
+    page.get_by_label("Adresse e-mail").fill(SPECIALIST.email)
+    page.get_by_role("button", name="Enregistrer les modifications").click()
+    expect(page.locator("#f-email-error")).to_contain_text("Un compte existe déjà")
+    page.get_by_label("Adresse e-mail").fill("anne.dubois@nouveau-cabinet.fr")
+    page.get_by_role("button", name="Enregistrer les modifications").click()
+    expect(page.locator(".flash")).to_contain_text("Un lien est envoyé à la nouvelle adresse")
+    assert account(server, REQUESTER.email)["id"] == before["id"]
+
 
 def test_the_account_page_reads_on_a_phone(visit, server) -> None:
     phone = log_in_coordinator(visit, viewport=PHONE, is_mobile=True)
