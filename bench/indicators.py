@@ -276,9 +276,15 @@ class RowMaker:
         )
         self.numbers: Counter[int] = Counter()
 
-    def make(self, submitted: datetime, reference: Reference | None) -> dict[str, Any]:
+    def make(
+        self,
+        submitted: datetime,
+        reference: Reference | None,
+        mix: tuple[tuple[Status, float], ...] = STATUS_MIX,
+    ) -> dict[str, Any]:
+        """One request submitted at ``submitted``, its status drawn from ``mix``."""
         rng, sla = self.rng, self.sla
-        status: Status = pick(rng, STATUS_MIX)
+        status: Status = pick(rng, mix)
         year = submitted.astimezone(PARIS).year
         self.numbers[year] += 1
         requester = rng.randrange(REQUESTERS)
