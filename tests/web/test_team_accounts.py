@@ -263,3 +263,39 @@ def test_an_unknown_account_is_a_page_not_found(visit, server) -> None:
     response = browser.goto("/coordination/equipe/comptes/00000000-0000-0000-0000-000000000000")
     assert response is not None and response.status == 404
     expect(browser.page.locator("main")).to_contain_text("Utilisateur introuvable.")
+
+
+def test_a_retired_specialty_is_offered_only_to_who_has_it(visit, server) -> None:
+    api(server, COORDINATOR.email, "PATCH", "/specialties/dermatologie", json={"retired": True})
+    api(
+        server,
+        COORDINATOR.email,
+        "PATCH",
+        "/specialties/cardiologie/subspecialties/rythmologie",
+        json={"retired": True},
+    )
+    try:
+        browser = log_in_coordinator(visit)
+        page = browser.page
+        open_account(browser, SPECIALIST.name)
+        options = page.get_by_label("Spécialité").locator("option").all_inner_texts()
+        assert options == ["Cardiologie"]
+        assert page.get_by_label("Psoriasis").count() == 0
+        # Hers, retired since: shown as such, and kept when the form is saved.
+        expect(page.get_by_label("Rythmologie (Cardiologie) (retirée)")).to_be_checked()
+        page.get_by_role("button", name="Enregistrer les modifications").click()
+        expect(page.locator(".flash")).to_have_text(
+            "Les modifications du compte sont enregistrées."
+        )
+        assert "rythmologie" in account(server, SPECIALIST.email)["subspecialties"]
+    finally:
+        api(
+            server,
+            COORDINATOR.email,
+            "PATCH",
+            "/specialties/cardiologie/subspecialties/rythmologie",
+            json={"retired": False},
+        )
+        api(
+            server, COORDINATOR.email, "PATCH", "/specialties/dermatologie", json={"retired": False}
+        )
