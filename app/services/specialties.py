@@ -27,6 +27,14 @@ from models.audit import note
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 
 
+class Taken(ConflictError):
+    """A code or a name already used (HTTP 409); ``field`` says which, for forms."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def _sub_read(sub: Subspecialty) -> SubspecialtyRead:
     return SubspecialtyRead(code=sub.code, name=sub.name, retired=sub.retired_at is not None)
 
@@ -79,7 +87,7 @@ async def _check_specialty_name(
     if owner is not None:
         query = query.where(Specialty.code != owner)
     if (await session.execute(query)).first():
-        raise ConflictError(f"Une spécialité s'appelle déjà « {name} ».")
+        raise Taken(f"Une spécialité s'appelle déjà « {name} ».", "name")
 
 
 async def _check_sub_name(
@@ -92,8 +100,8 @@ async def _check_sub_name(
     if owner is not None:
         query = query.where(Subspecialty.code != owner)
     if (await session.execute(query)).first():
-        raise ConflictError(
-            f"Une sur-spécialité de « {specialty.name} » s'appelle déjà « {name} »."
+        raise Taken(
+            f"Une sur-spécialité de « {specialty.name} » s'appelle déjà « {name} ».", "name"
         )
 
 
@@ -136,7 +144,7 @@ async def create_specialty(
 ) -> SpecialtyRead:
     """Add a specialty with its sub-specialties (audited when ``now`` is given)."""
     if await session.get(Specialty, data.code) is not None:
-        raise ConflictError(f"La spécialité « {data.code} » existe déjà.")
+        raise Taken(f"La spécialité « {data.code} » existe déjà.", "code")
     name = _clean_name(data.name, "name")
     await _check_specialty_name(session, name)
     specialty = Specialty(code=data.code, name=name)
@@ -146,7 +154,10 @@ async def create_specialty(
     for index, sub in enumerate(data.subspecialties):
         sub_name = _clean_name(sub.name, f"subspecialties.{index}.name")
         if sub_name.lower() in seen:
-            raise ConflictError(f"Une sur-spécialité de « {name} » s'appelle déjà « {sub_name} ».")
+            raise InvalidInputError(
+                f"Deux sur-spécialités s'appellent « {sub_name} ».",
+                field=f"subspecialties.{index}.name",
+            )
         seen.add(sub_name.lower())
         session.add(Subspecialty(specialty_code=data.code, code=sub.code, name=sub_name))
     await session.flush()
@@ -217,8 +228,8 @@ async def add_subspecialty(
     """Add a sub-specialty to an existing specialty."""
     specialty = await get_specialty(session, code)
     if await session.get(Subspecialty, (specialty.code, data.code)) is not None:
-        raise ConflictError(
-            f"La sur-spécialité « {data.code} » existe déjà pour « {specialty.name} »."
+        raise Taken(
+            f"La sur-spécialité « {data.code} » existe déjà pour « {specialty.name} ».", "code"
         )
     name = _clean_name(data.name, "name")
     await _check_sub_name(session, specialty, name)

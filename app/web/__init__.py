@@ -28,7 +28,7 @@ from app.web.requests import (
 )
 from app.web.session import WebSessionMiddleware
 from app.web.specialist import AttachmentViewController, SpecialistActionsController
-from app.web.team import TeamController
+from app.web.team import SpecialtyFormController, TeamController
 from app.web.team_accounts import TeamAccountController
 from app.web.templating import template_config
 
@@ -53,6 +53,7 @@ web_router = Router(
         ActivityController,
         TeamController,
         TeamAccountController,
+        SpecialtyFormController,
         ReportPageController,
         OperationsController,
     ],

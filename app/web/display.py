@@ -92,6 +92,11 @@ FIELD_LABELS = {
     "start": "Début",
     "end": "Fin",
     "slots": "Planning",
+    "new-specialty.code": "Code de la spécialité",
+    "new-specialty.name": "Nom de la spécialité",
+    "new-subspecialty.specialty": "Spécialité de la sur-spécialité",
+    "new-subspecialty.code": "Code de la sur-spécialité",
+    "new-subspecialty.name": "Nom de la sur-spécialité",
 }
 
 

@@ -13,7 +13,7 @@ from app.dependencies import CurrentUser, DbSession, Keys, Now, Policy
 from app.services import attachments
 from app.services import people as people_service
 from app.services import requests as service
-from app.services.specialties import list_specialties
+from app.services.specialties import list_specialties, offered_specialties
 from app.web import display
 from app.web.forms import (
     FormRejected,
@@ -164,7 +164,7 @@ class RequestFormController(Controller):
         specialty: Annotated[str | None, QueryParameter(name="specialty", required=False)] = None,
     ) -> Template:
         """The request form (the specialty in the address preselects it)."""
-        specialties = await list_specialties(read_session)
+        specialties = await offered_specialties(read_session)
         if specialty is None and len(specialties) == 1:
             specialty = specialties[0].code
         values = {"specialty": specialty or "", "priority": "standard"}
@@ -183,7 +183,7 @@ class RequestFormController(Controller):
         specialty: Annotated[str | None, QueryParameter(name="specialty", required=False)] = None,
     ) -> Template:
         """The sub-specialty field for a specialty (HTMX swaps it in as the specialty changes)."""
-        specialties = await list_specialties(read_session)
+        specialties = await offered_specialties(read_session)
         return page(
             request,
             "requests/_subspecialty.html",
@@ -218,7 +218,7 @@ class RequestFormController(Controller):
             errors["file"] = f"{MAX_FILES} pièces jointes au plus par envoi."
 
         async def rejected(errors: dict[str, str], status: int) -> FormRejected:
-            specialties = await list_specialties(session)
+            specialties = await offered_specialties(session)
             if chosen_files and "file" not in errors:
                 errors["file"] = (
                     "Choisissez de nouveau vos pièces jointes (elles n'ont pas été gardées)."

@@ -1,11 +1,12 @@
 """``/coordination/equipe``: the specialties, the accounts and their invitations, the load,
 and the roster CSV import (upload, what would change line by line, confirm).
 
-Every change goes through the services the API uses (``users``, ``accounts``, ``roster``).
+Every change goes through the services the API uses (``users``, ``accounts``, ``roster``,
+``specialties``).
 """
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -16,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import requires
 from app.context import AppContext
 from app.services import accounts as account_service
+from app.services import specialties as specialty_service
 from app.services import users as user_service
 from app.services.roster import import_roster
-from app.services.specialties import list_specialties
+from app.services.specialties import in_service, list_specialties
 from app.web.forms import (
     FormRejected,
     domain_errors,
@@ -30,10 +32,21 @@ from app.web.forms import (
 )
 from app.web.templating import flash_cookie, page
 from config import Settings
-from models import Role, User, UserCreate, UserUpdate
-from models.errors import DomainError
+from models import (
+    Role,
+    SpecialtyCreate,
+    SpecialtyUpdate,
+    SubspecialtyCreate,
+    SubspecialtyUpdate,
+    User,
+    UserCreate,
+    UserUpdate,
+)
+from models.errors import DomainError, InvalidInputError
 
 UserId = FromPath[uuid.UUID]
+Code = FromPath[str]
+SPECIALTIES = "/coordination/equipe#specialites"
 INVITE_FIELDS = ("role", "email", "name", "rpps", "specialty", "subspecialties", "capacity")
 ROLE_NAMES = {
     Role.SPECIALIST: "Spécialiste",
@@ -43,8 +56,13 @@ ROLE_NAMES = {
 
 
 async def team_context(session: AsyncSession) -> dict[str, Any]:
-    """The specialties, and every account with its load (open requests / capacity)."""
-    specialties = await list_specialties(session)
+    """The specialties, and every account with its load (open requests / capacity).
+
+    ``catalogue`` holds every specialty, retired ones too (the section that manages
+    them); ``specialties`` only those that may be given to someone new (the invitation).
+    """
+    catalogue = await list_specialties(session)
+    specialties = in_service(catalogue)
     users = await user_service.list_users(session, None)
     reads = await user_service.to_read(session, users)
     load = {user.id: user.open_count for user in users}
@@ -54,12 +72,11 @@ async def team_context(session: AsyncSession) -> dict[str, Any]:
         "section": "coordination",
         "tab": "team",
         "specialties": specialties,
+        "catalogue": catalogue,
         "accounts": accounts,
         "load": load,
         "role_names": ROLE_NAMES,
-        "sub_names": {
-            (s.code, sub.code): sub.name for s in specialties for sub in s.subspecialties
-        },
+        "sub_names": {(s.code, sub.code): sub.name for s in catalogue for sub in s.subspecialties},
     }
 
 
@@ -219,3 +236,214 @@ class TeamController(Controller):
             status_code=303,
             cookies=[flash_cookie("roster_imported")],
         )
+
+
+def _field_errors(exc: DomainError, prefix: str) -> dict[str, str]:
+    """A service's refusal beside the form's field (``prefix.name``), else above the form."""
+    field = (
+        getattr(exc, "field", None)
+        if isinstance(exc, InvalidInputError | specialty_service.Taken)
+        else None
+    )
+    return {f"{prefix}.{field}" if field else "_form": str(exc)}
+
+
+class SpecialtyFormController(Controller):
+    """The Spécialités section: add, rename, retire and put back in service.
+
+    Several small forms share the page, each posting the API's field names (``code``,
+    ``name``, ``retired``); what comes back on an error is keyed by the form (``prefix``),
+    so each message lands beside its own field and no other form shows the typed values.
+    """
+
+    path = "/coordination/equipe"
+    guards = [requires(Role.COORDINATOR)]
+
+    @staticmethod
+    async def _rejected(
+        context: AppContext,
+        values: dict[str, str],
+        errors: dict[str, str],
+        status: int,
+    ) -> FormRejected:
+        async with context.db.reading() as read_session:
+            shown = await team_context(read_session)
+        return FormRejected("coordination/team.html", shown, values, errors, status)
+
+    @post("/specialites", name="web_specialty_create")
+    async def create_specialty(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        context: NamedDependency[AppContext],
+        now: NamedDependency[Any],
+        current_user: NamedDependency[User],
+    ) -> Redirect:
+        """Add a specialty (its sub-specialties are added one by one after)."""
+        typed = text_fields(await request.form())
+        prefix = "new-specialty"
+        values = {f"{prefix}.{name}": typed.get(name, "") for name in ("code", "name")}
+        data = {name: typed.get(name, "").strip() for name in ("code", "name")}
+        created, errors = validate(SpecialtyCreate, data)
+        if created is None:
+            errors = {f"{prefix}.{name}": message for name, message in errors.items()}
+            raise await self._rejected(context, values, errors, 422)
+        try:
+            await specialty_service.create_specialty(
+                session, created, now=now, actor_id=current_user.id
+            )
+        except DomainError as exc:
+            raise await self._rejected(
+                context, values, _field_errors(exc, prefix), domain_status(exc)
+            ) from exc
+        return Redirect(SPECIALTIES, status_code=303, cookies=[flash_cookie("specialty_created")])
+
+    @post("/sous-specialites", name="web_subspecialty_create")
+    async def create_subspecialty(
+        self,
+        request: Request[Any, Any, Any],
+        session: NamedDependency[AsyncSession],
+        context: NamedDependency[AppContext],
+        now: NamedDependency[Any],
+        current_user: NamedDependency[User],
+    ) -> Redirect:
+        """Add a sub-specialty to the specialty chosen in the form."""
+        typed = text_fields(await request.form())
+        prefix = "new-subspecialty"
+        names = ("specialty", "code", "name")
+        values = {f"{prefix}.{name}": typed.get(name, "") for name in names}
+        specialty = typed.get("specialty", "").strip()
+        created, errors = validate(
+            SubspecialtyCreate, {name: typed.get(name, "").strip() for name in ("code", "name")}
+        )
+        errors = {f"{prefix}.{name}": message for name, message in errors.items()}
+        if not specialty:
+            errors[f"{prefix}.specialty"] = "Choisissez la spécialité."
+        if created is None or errors:
+            raise await self._rejected(context, values, errors, 422)
+        try:
+            await specialty_service.add_subspecialty(
+                session, specialty, created, now=now, actor_id=current_user.id
+            )
+        except DomainError as exc:
+            errors = _field_errors(exc, prefix)
+            if domain_status(exc) == 404:
+                errors = {f"{prefix}.specialty": str(exc)}
+            raise await self._rejected(context, values, errors, domain_status(exc)) from exc
+        return Redirect(
+            SPECIALTIES, status_code=303, cookies=[flash_cookie("subspecialty_created")]
+        )
+
+    @post("/specialites/{code:str}", name="web_specialty_rename")
+    async def rename_specialty(
+        self,
+        request: Request[Any, Any, Any],
+        code: Code,
+        session: NamedDependency[AsyncSession],
+        context: NamedDependency[AppContext],
+        now: NamedDependency[Any],
+        current_user: NamedDependency[User],
+    ) -> Redirect:
+        """Give a specialty another name (its code stays)."""
+        name = text_fields(await request.form()).get("name", "")
+        key = f"specialty-name.{code}"
+        try:
+            await specialty_service.update_specialty(
+                session,
+                code,
+                _name_update(SpecialtyUpdate, name, key),
+                now=now,
+                actor_id=current_user.id,
+            )
+        except FormRejected as exc:
+            raise await self._rejected(context, {key: name}, exc.errors, 422) from exc
+        except DomainError as exc:
+            raise await self._rejected(
+                context, {key: name}, {key: str(exc)}, domain_status(exc)
+            ) from exc
+        return Redirect(SPECIALTIES, status_code=303, cookies=[flash_cookie("specialty_renamed")])
+
+    @post("/specialites/{code:str}/etat", name="web_specialty_state")
+    async def specialty_state(
+        self,
+        request: Request[Any, Any, Any],
+        code: Code,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[Any],
+        current_user: NamedDependency[User],
+    ) -> Redirect:
+        """Retire a specialty (``retired=true``) or put it back in service."""
+        retired = text_fields(await request.form()).get("retired") == "true"
+        await specialty_service.update_specialty(
+            session, code, SpecialtyUpdate(retired=retired), now=now, actor_id=current_user.id
+        )
+        key = "specialty_retired" if retired else "specialty_restored"
+        return Redirect(SPECIALTIES, status_code=303, cookies=[flash_cookie(key)])
+
+    @post("/specialites/{code:str}/sous-specialites/{sub:str}", name="web_subspecialty_rename")
+    async def rename_subspecialty(
+        self,
+        request: Request[Any, Any, Any],
+        code: Code,
+        sub: Code,
+        session: NamedDependency[AsyncSession],
+        context: NamedDependency[AppContext],
+        now: NamedDependency[Any],
+        current_user: NamedDependency[User],
+    ) -> Redirect:
+        """Give a sub-specialty another name (its code stays)."""
+        name = text_fields(await request.form()).get("name", "")
+        key = f"subspecialty-name.{code}.{sub}"
+        try:
+            await specialty_service.update_subspecialty(
+                session,
+                code,
+                sub,
+                _name_update(SubspecialtyUpdate, name, key),
+                now=now,
+                actor_id=current_user.id,
+            )
+        except FormRejected as exc:
+            raise await self._rejected(context, {key: name}, exc.errors, 422) from exc
+        except DomainError as exc:
+            raise await self._rejected(
+                context, {key: name}, {key: str(exc)}, domain_status(exc)
+            ) from exc
+        return Redirect(
+            SPECIALTIES, status_code=303, cookies=[flash_cookie("subspecialty_renamed")]
+        )
+
+    @post("/specialites/{code:str}/sous-specialites/{sub:str}/etat", name="web_subspecialty_state")
+    async def subspecialty_state(
+        self,
+        request: Request[Any, Any, Any],
+        code: Code,
+        sub: Code,
+        session: NamedDependency[AsyncSession],
+        now: NamedDependency[Any],
+        current_user: NamedDependency[User],
+    ) -> Redirect:
+        """Retire a sub-specialty (``retired=true``) or put it back in service."""
+        retired = text_fields(await request.form()).get("retired") == "true"
+        await specialty_service.update_subspecialty(
+            session,
+            code,
+            sub,
+            SubspecialtyUpdate(retired=retired),
+            now=now,
+            actor_id=current_user.id,
+        )
+        key = "subspecialty_retired" if retired else "subspecialty_restored"
+        return Redirect(SPECIALTIES, status_code=303, cookies=[flash_cookie(key)])
+
+
+Update = TypeVar("Update", SpecialtyUpdate, SubspecialtyUpdate)
+
+
+def _name_update(model: type[Update], name: str, key: str) -> Update:
+    """The rename form's ``name``, checked by the API's schema; its error under ``key``."""
+    update, errors = validate(model, {"name": name.strip()})
+    if update is None:
+        message = next(iter(errors.values())) if name.strip() else "Le nom ne peut pas être vide."
+        raise FormRejected("coordination/team.html", {}, {key: name}, {key: message})
+    return update

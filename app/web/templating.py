@@ -52,6 +52,16 @@ FLASH_MESSAGES = {
     "their_schedule_saved": "Le planning est enregistré.",
     "retried": "Les notifications sont remises dans la file d'envoi.",
     "roster_imported": "Le tableau des spécialistes est importé.",
+    "specialty_created": "La spécialité est ajoutée.",
+    "specialty_renamed": "La spécialité est renommée.",
+    "specialty_retired": "La spécialité est retirée : elle n'est plus proposée aux nouvelles "
+    "demandes.",
+    "specialty_restored": "La spécialité est remise en service.",
+    "subspecialty_created": "La sur-spécialité est ajoutée.",
+    "subspecialty_renamed": "La sur-spécialité est renommée.",
+    "subspecialty_retired": "La sur-spécialité est retirée : elle n'est plus proposée aux "
+    "nouvelles demandes.",
+    "subspecialty_restored": "La sur-spécialité est remise en service.",
     "resumed": "Vous êtes de nouveau connecté : vérifiez votre saisie puis envoyez-la.",
     "password_set": "Votre mot de passe est enregistré : connectez-vous.",
     "password_changed": "Votre mot de passe est changé.",

@@ -216,7 +216,7 @@ def test_an_invitation_sent_from_the_team_page_reaches_the_mailbox(visit, server
     page.get_by_label("Nom affiché").fill("Dr Paul Roux")
     page.get_by_label("Adresse e-mail").fill("paul.roux@ess-test.fr")
     page.get_by_label("Spécialité (spécialistes)").select_option(label="Cardiologie")
-    page.get_by_label("Rythmologie").check()
+    page.get_by_role("checkbox", name="Rythmologie").check()
     page.get_by_role("button", name="Inviter").click()
     expect(page.locator(".flash")).to_have_text("L'invitation est envoyée.")
     row = page.locator("#comptes tr", has_text="paul.roux@ess-test.fr")
