@@ -96,6 +96,9 @@ async def seed_demo(
     await open_the_ess(history, start, password_hash)
     for instant in arrivals(history.rng, start, end, context.zone, REQUESTS_PER_YEAR * scale):
         history.at(instant, history.submit)
+    # Yesterday, a question for the vascular physician, who is away: it waits for the
+    # coordinator, who has nobody to give it to (the dashboard's waiting list).
+    history.at(end - timedelta(hours=28), history.submit, ("medecine-vasculaire", "phlebologie"))
     # The scheduler's tick at each opening: requests nobody could take are tried again.
     day = start.astimezone(context.zone).date()
     while (moment := local_midnight(day, context.zone)) < end:

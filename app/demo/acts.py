@@ -103,6 +103,19 @@ class Year(History):
         delay = lognormal(rng, 0.35 if urgent else 1.0, 1.0) * pace
         self.at(after_work(self.calendar, assigned_at, delay), self.accept, request_id, assignee_id)
 
+    def stranded(self, request_id: uuid.UUID, requester_id: uuid.UUID) -> None:
+        """Nobody can take it (the only specialist of its pool declined it, or is away): the
+        coordinator finds no one either, and the GP, told so, sends the patient elsewhere
+        after some three working days. The last few days' stay waiting, for the coordinator
+        to see; a demo left with year-old waiting requests would show an ESS nobody runs."""
+        waited = timedelta(hours=lognormal(self.rng, 24, 0.3))
+        later = self.calendar.add(self.now, waited)  # working hours, even if sent at night
+        self.at(later, self.give_up, request_id, self.users[requester_id])
+
+    async def give_up(self, now: datetime, request_id: uuid.UUID, requester: User) -> None:
+        if self.allows(request_id, (Status.PENDING,)):
+            await self.cancel(now, request_id, requester)
+
     # The requesters.
 
     def patient(self) -> PatientIdentity:
@@ -120,12 +133,13 @@ class Year(History):
         self._patients.append(patient)
         return patient
 
-    async def submit(self, now: datetime) -> None:
+    async def submit(self, now: datetime, asked: tuple[str, str | None] | None = None) -> None:
+        """A request from a requester drawn by their weight, about ``asked`` or a draw."""
         rng = self.rng
         users, weights = zip(*self.requesters, strict=True)
         requester = rng.choices(users, weights=weights)[0]
-        (specialty, subspecialty), *_ = rng.choices(
-            [a for a, _ in ASKED], weights=[w for _, w in ASKED]
+        (specialty, subspecialty), *_ = (
+            [asked] if asked else rng.choices([a for a, _ in ASKED], weights=[w for _, w in ASKED])
         )
         patient = self.patient()
         texts = cast.QUESTIONS["phlebologie" if specialty != "cardiologie" else subspecialty]

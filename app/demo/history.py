@@ -66,6 +66,8 @@ class History:
         self._queue: list[tuple[datetime, int, Action, tuple[object, ...]]] = []
         self._order = itertools.count()
         self._planned: set[tuple[uuid.UUID, int]] = set()
+        self._stranded: set[uuid.UUID] = set()
+        self.now = end  # the simulated present: the action or tick being played
         self._last_tick: datetime | None = None
         # Each open request's next deadline instant, the awaited openings, the
         # requests waiting for a specialist, and every request's status and assignee.
@@ -87,6 +89,7 @@ class History:
             while self._queue:
                 when, _, action, args = heapq.heappop(self._queue)
                 await self._ticks_until(when)
+                self.now = when
                 await action(when, *args)
             await self._ticks_until(self.end)
             await deliver(await self.session(), self.end)
@@ -143,7 +146,7 @@ class History:
         absence's end, a place freed by a re-dispatch) are played: the others would
         write nothing.
         """
-        self._last_tick = now
+        self._last_tick = self.now = now
         session = await self.session()
         if sweep:
             await deliver(session, now)
@@ -207,6 +210,9 @@ class History:
             self._pending.add(request.id)
             if request.waiting_until is not None:
                 self._waiting[request.id] = aware(request.waiting_until)
+            elif request.id not in self._stranded:
+                self._stranded.add(request.id)
+                self.stranded(request.id, request.requester_id)
         elif request.status == Status.ASSIGNED:
             key = (request.id, request.assignment_cycle)
             if key not in self._planned and request.assignee_id and request.assigned_at:
@@ -239,6 +245,10 @@ class History:
         priority: Priority,
     ) -> None:
         """Plan what the new assignee does (``app.demo.acts``)."""
+        raise NotImplementedError
+
+    def stranded(self, request_id: uuid.UUID, requester_id: uuid.UUID) -> None:
+        """Plan what happens to a request nobody is eligible for (``app.demo.acts``)."""
         raise NotImplementedError
 
 

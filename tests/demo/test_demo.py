@@ -141,6 +141,13 @@ async def test_the_indicators_of_the_demo_are_a_recount_of_its_requests(
     assert {"warning", "breach"} <= set(firings)
     assert {"advice", "consultation", "hospital_referral"} <= {r.outcome for r in requests}
     assert messages and files
+    # Nothing waits for a specialist for weeks: an ESS that is run does not leave it there.
+    old = [
+        r.reference
+        for r in requests
+        if r.status == Status.PENDING and end - utc(r.submitted_at) > timedelta(days=14)
+    ]
+    assert not old
     # Notifications: what fell due was sent, nothing due is left behind.
     assert all(status == OutboxStatus.SENT for status, due in mail if utc(due) <= end)
     # Every demo account logs in with the demo password.
