@@ -54,6 +54,19 @@ def test_a_specialty_created_renamed_and_retired_leaves_the_request_form(visit, 
     row = page.locator("#specialites tr", has=page.locator("code", has_text="neurologie"))
     expect(row.locator("th")).to_have_text("Neurologie adulte")
     coordinator.check_accessibility()
+    # Two specialties may not share a name: said beside that row's field, what was typed kept.
+    page.get_by_label("Nouveau nom de la spécialité Dermatologie").fill("cardiologie")
+    page.get_by_role("button", name="Renommer Dermatologie").click()
+    renamed = page.locator("#f-specialty-name-dermatologie")
+    expect(renamed).to_have_attribute("aria-invalid", "true")
+    expect(renamed).to_have_value("cardiologie")
+    expect(page.locator("#f-specialty-name-dermatologie-error")).to_have_text(
+        "Une spécialité s'appelle déjà « cardiologie »."
+    )
+    coordinator.goto("/coordination/equipe")
+    expect(page.get_by_label("Nouveau nom de la spécialité Dermatologie")).to_have_value(
+        "Dermatologie"
+    )
 
     # The requester is offered the new specialty and its sub-specialty.
     requester = visit()
@@ -70,6 +83,7 @@ def test_a_specialty_created_renamed_and_retired_leaves_the_request_form(visit, 
     expect(page.locator(".flash")).to_contain_text("La spécialité est retirée")
     expect(row).to_contain_text("Retirée")
     expect(page.get_by_role("button", name="Remettre en service Neurologie adulte")).to_be_visible()
+    assert "Neurologie adulte" not in options(page, "#f-specialty")  # nor to invitations
     coordinator.check_accessibility()
     # A sub-specialty alone, too.
     page.get_by_role("button", name="Retirer Psoriasis (Dermatologie)").click()
