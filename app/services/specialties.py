@@ -27,14 +27,6 @@ from models.audit import note
 from models.errors import ConflictError, InvalidInputError, NotFoundError
 
 
-class Taken(ConflictError):
-    """A code or a name already used (HTTP 409); ``field`` says which, for forms."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
 def _sub_read(sub: Subspecialty) -> SubspecialtyRead:
     return SubspecialtyRead(code=sub.code, name=sub.name, retired=sub.retired_at is not None)
 
@@ -87,7 +79,7 @@ async def _check_specialty_name(
     if owner is not None:
         query = query.where(Specialty.code != owner)
     if (await session.execute(query)).first():
-        raise Taken(f"Une spécialité s'appelle déjà « {name} ».", "name")
+        raise ConflictError(f"Une spécialité s'appelle déjà « {name} ».", field="name")
 
 
 async def _check_sub_name(
@@ -100,8 +92,8 @@ async def _check_sub_name(
     if owner is not None:
         query = query.where(Subspecialty.code != owner)
     if (await session.execute(query)).first():
-        raise Taken(
-            f"Une sur-spécialité de « {specialty.name} » s'appelle déjà « {name} ».", "name"
+        raise ConflictError(
+            f"Une sur-spécialité de « {specialty.name} » s'appelle déjà « {name} ».", field="name"
         )
 
 
@@ -144,7 +136,7 @@ async def create_specialty(
 ) -> SpecialtyRead:
     """Add a specialty with its sub-specialties (audited when ``now`` is given)."""
     if await session.get(Specialty, data.code) is not None:
-        raise Taken(f"La spécialité « {data.code} » existe déjà.", "code")
+        raise ConflictError(f"La spécialité « {data.code} » existe déjà.", field="code")
     name = _clean_name(data.name, "name")
     await _check_specialty_name(session, name)
     specialty = Specialty(code=data.code, name=name)
@@ -228,8 +220,9 @@ async def add_subspecialty(
     """Add a sub-specialty to an existing specialty."""
     specialty = await get_specialty(session, code)
     if await session.get(Subspecialty, (specialty.code, data.code)) is not None:
-        raise Taken(
-            f"La sur-spécialité « {data.code} » existe déjà pour « {specialty.name} ».", "code"
+        raise ConflictError(
+            f"La sur-spécialité « {data.code} » existe déjà pour « {specialty.name} ».",
+            field="code",
         )
     name = _clean_name(data.name, "name")
     await _check_sub_name(session, specialty, name)

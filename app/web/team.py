@@ -42,7 +42,7 @@ from models import (
     UserCreate,
     UserUpdate,
 )
-from models.errors import DomainError, InvalidInputError
+from models.errors import DomainError
 
 UserId = FromPath[uuid.UUID]
 Code = FromPath[str]
@@ -240,12 +240,10 @@ class TeamController(Controller):
 
 def _field_errors(exc: DomainError, prefix: str) -> dict[str, str]:
     """A service's refusal beside the form's field (``prefix.name``), else above the form."""
-    field = (
-        getattr(exc, "field", None)
-        if isinstance(exc, InvalidInputError | specialty_service.Taken)
-        else None
-    )
-    return {f"{prefix}.{field}" if field else "_form": str(exc)}
+    return {
+        (f"{prefix}.{name}" if name != "_form" else name): message
+        for name, message in domain_errors(exc).items()
+    }
 
 
 class SpecialtyFormController(Controller):

@@ -36,6 +36,12 @@ def test_a_specialty_created_renamed_and_retired_leaves_the_request_form(visit, 
     expect(page.locator(".error-summary")).to_contain_text("Code de la spécialité")
     coordinator.check_accessibility()
 
+    # A code already used: said beside the code.
+    code.fill("cardiologie")
+    page.get_by_role("button", name="Ajouter la spécialité").click()
+    expect(page.locator("#f-new-specialty-code-error")).to_have_text(
+        "La spécialité « cardiologie » existe déjà."
+    )
     code.fill("neurologie")
     page.get_by_role("button", name="Ajouter la spécialité").click()
     expect(page.locator(".flash")).to_have_text("La spécialité est ajoutée.")
