@@ -58,6 +58,7 @@ from app.services.indicators.statements import (
     CUBE_SUMS,
     DISTRIBUTIONS,
     FRACTIONS,
+    WALK_SHARE,
     cube_statement_postgres,
     cube_statement_sqlite,
     interpolate,
@@ -65,6 +66,7 @@ from app.services.indicators.statements import (
     patients_statement,
     percentile_statement,
     requesters_statement,
+    table_estimate_statement,
     table_requests_statement,
     walk_pays,
     without_patient_key_statement,
@@ -166,9 +168,22 @@ async def percentiles(
     }
 
 
-async def table_requests(session: AsyncSession, period: Period, period_requests: int) -> int:
-    """The table's requests (``period_requests`` of them in the period)."""
+async def table_requests(
+    session: AsyncSession, period: Period, period_requests: int, *, exact: bool = True
+) -> int:
+    """The table's requests (``period_requests`` of them in the period).
+
+    Unless ``exact``, PostgreSQL's own estimate of the table's rows (``reltuples``, kept by
+    ``ANALYZE`` and autovacuum) when it is well above what a walk needs: a short period of a
+    big table then sorts without counting the rest of the table (a month of a million
+    requests: some 900 000 index entries, about 0.1 s). The estimate only chooses the way;
+    both give the same figures.
+    """
     dialect = session.bind.dialect.name
+    if not exact and dialect == "postgresql":
+        estimate = (await session.execute(table_estimate_statement())).scalar_one()
+        if estimate is not None and estimate > 2 * WALK_SHARE * period_requests:
+            return int(estimate)
     found = (await session.execute(table_requests_statement(period, dialect))).scalar_one()
     return found + period_requests if dialect == "postgresql" else found
 
@@ -226,7 +241,7 @@ async def compute_indicators(
         "acknowledge": overall.count("acknowledged"),
         "appointment": overall.count("appointments"),
     }
-    table = await table_requests(session, period, overall.count("total"))
+    table = await table_requests(session, period, overall.count("total"), exact=False)
     walk = walk_pays(overall.count("total"), table)
     found = await percentiles(session, period, counts, walk=walk)
     patients = (await session.execute(patients_statement(period, dialect))).scalar_one()

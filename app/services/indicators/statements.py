@@ -22,6 +22,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    table,
     true,
     union_all,
 )
@@ -365,6 +366,16 @@ def requesters_statement(period: Period) -> Select[Any]:
         select(func.count(), func.count().filter(User.treating_physician.is_(True)))
         .select_from(ids)
         .join(User, User.id == ids.c.requester_id)
+    )
+
+
+def table_estimate_statement() -> Select[Any]:
+    """PostgreSQL's estimate of the request table's rows (NULL before its first ANALYZE)."""
+    reltuples = column("reltuples")
+    return (
+        select(case((reltuples >= 0, reltuples), else_=None))
+        .where(column("oid") == func.to_regclass(Request.__tablename__))
+        .select_from(table("pg_class"))
     )
 
 
