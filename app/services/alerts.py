@@ -29,29 +29,40 @@ async def current_alerts(session: AsyncSession, state: SlaState | None) -> list[
     if state == SlaState.OK:
         raise InvalidInputError("Le filtre « state » vaut warning ou breached.", field="state")
     states = [state] if state else [SlaState.WARNING, SlaState.BREACHED]
+    # The columns shown, not the rows: no clinical field is read, nor decoded.
     requests = (
-        (
-            await session.execute(
-                select(Request)
-                .where(Request.status.in_(AWAITING_ANSWER), Request.sla_state.in_(states))
-                .order_by(Request.answer_due_at.is_(None), Request.answer_due_at, Request.reference)
+        await session.execute(
+            select(
+                Request.id,
+                Request.reference,
+                Request.status,
+                Request.priority,
+                Request.sla_state,
+                Request.assignee_id,
+                Request.acknowledge_due_at,
+                Request.answer_due_at,
             )
+            .where(Request.status.in_(AWAITING_ANSWER), Request.sla_state.in_(states))
+            .order_by(Request.answer_due_at.is_(None), Request.answer_due_at, Request.reference)
         )
-        .scalars()
-        .all()
-    )
-    latest: dict[uuid.UUID, RequestEvent] = {}
+    ).all()
+    latest: dict[uuid.UUID, tuple[str | None, str | None, datetime]] = {}
     if requests:
         events = await session.execute(
-            select(RequestEvent)
+            select(
+                RequestEvent.request_id,
+                RequestEvent.sla_deadline,
+                RequestEvent.sla_level,
+                RequestEvent.at,
+            )
             .where(
                 RequestEvent.request_id.in_([r.id for r in requests]),
                 RequestEvent.kind.in_([EventKind.SLA_WARNING, EventKind.SLA_BREACH]),
             )
             .order_by(RequestEvent.seq)
         )
-        for event in events.scalars():
-            latest[event.request_id] = event
+        for request_id, deadline, level, at in events:
+            latest[request_id] = (deadline, level, at)
     return [
         AlertRead(
             request_id=r.id,
@@ -62,9 +73,9 @@ async def current_alerts(session: AsyncSession, state: SlaState | None) -> list[
             assignee_id=r.assignee_id,
             acknowledge_due_at=r.acknowledge_due_at,
             answer_due_at=r.answer_due_at,
-            deadline=latest[r.id].sla_deadline if r.id in latest else None,
-            level=latest[r.id].sla_level if r.id in latest else None,
-            fired_at=latest[r.id].at if r.id in latest else None,
+            deadline=latest[r.id][0] if r.id in latest else None,
+            level=latest[r.id][1] if r.id in latest else None,
+            fired_at=latest[r.id][2] if r.id in latest else None,
         )
         for r in requests
     ]
