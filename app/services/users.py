@@ -1,10 +1,11 @@
 """Accounts: requesters, specialists and the coordinator."""
 
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services import accounts
@@ -199,6 +200,43 @@ async def list_users(session: AsyncSession, role: Role | None) -> list[User]:
     if role is not None:
         query = query.where(User.role == role)
     return list((await session.execute(query)).scalars())
+
+
+def _folded(text: str) -> str:
+    """``text`` without case or accents: « Généraliste » and « GENERALISTE » match."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+async def find_users(
+    session: AsyncSession, role: Role, text: str, *, offset: int, limit: int
+) -> tuple[list[User], int]:
+    """One page of the accounts of ``role`` whose name or e-mail holds ``text`` (whatever
+    its case and accents), by name; and how many there are in all.
+
+    The match is made here, on the role's names and addresses only (a few thousand at
+    most): SQLite's LIKE folds neither accents nor the case of accented letters.
+    """
+    rows = await session.execute(select(User.id, User.name, User.email).where(User.role == role))
+    wanted = _folded(text)
+    found = sorted(
+        (_folded(name), user_id)
+        for user_id, name, email in rows
+        if wanted in _folded(name) or wanted in _folded(email)
+    )
+    shown = [user_id for _, user_id in found[offset : offset + limit]]
+    if not shown:
+        return [], len(found)
+    users = {
+        u.id: u for u in (await session.execute(select(User).where(User.id.in_(shown)))).scalars()
+    }
+    return [users[user_id] for user_id in shown], len(found)
+
+
+async def count_by_role(session: AsyncSession) -> dict[Role, int]:
+    rows = await session.execute(select(User.role, func.count()).group_by(User.role))
+    counts = {Role(role): count for role, count in rows}
+    return {role: counts.get(role, 0) for role in Role}
 
 
 def _today(now: datetime, policy: DispatchPolicy | None) -> date:

@@ -30,6 +30,7 @@ from app.web.forms import (
     text_fields,
     validate,
 )
+from app.web.team_list import Listing, PageShown, RoleShown, SearchText, accounts_context
 from app.web.templating import flash_cookie, page
 from config import Settings
 from models import (
@@ -55,28 +56,23 @@ ROLE_NAMES = {
 }
 
 
-async def team_context(session: AsyncSession) -> dict[str, Any]:
-    """The specialties, and every account with its load (open requests / capacity).
+async def team_context(session: AsyncSession, listing: Listing | None = None) -> dict[str, Any]:
+    """The specialties, and one page of the accounts with their load (open requests /
+    capacity): ``listing``'s, else the specialists'.
 
     ``catalogue`` holds every specialty, retired ones too (the section that manages
     them); ``specialties`` only those that may be given to someone new (the invitation).
     """
     catalogue = await list_specialties(session)
     specialties = in_service(catalogue)
-    users = await user_service.list_users(session, None)
-    reads = await user_service.to_read(session, users)
-    load = {user.id: user.open_count for user in users}
-    order = {Role.SPECIALIST: 0, Role.COORDINATOR: 1, Role.REQUESTER: 2}
-    accounts = sorted(reads, key=lambda u: (order[u.role], u.name.casefold()))
     return {
         "section": "coordination",
         "tab": "team",
         "specialties": specialties,
         "catalogue": catalogue,
-        "accounts": accounts,
-        "load": load,
         "role_names": ROLE_NAMES,
         "sub_names": {(s.code, sub.code): sub.name for s in catalogue for sub in s.subspecialties},
+        **await accounts_context(session, listing or Listing()),
     }
 
 
@@ -86,14 +82,21 @@ class TeamController(Controller):
 
     @get("/", name="web_team")
     async def team(
-        self, request: Request[Any, Any, Any], read_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        read_session: NamedDependency[AsyncSession],
+        role: RoleShown,
+        q: SearchText,
+        page_number: PageShown,
     ) -> Template:
-        """The team: specialties, accounts, invitations, load; the roster import."""
+        """The team: specialties, accounts (one role, searched, by page), invitations, load;
+        the roster import."""
+        listing = Listing(role=role, text=q, page=page_number)
         return page(
             request,
             "coordination/team.html",
-            values={"role": "specialist"},
-            **await team_context(read_session),
+            values={"role": str(role)},
+            **await team_context(read_session, listing),
         )
 
     @post("/invitation", name="web_invite")
@@ -124,6 +127,7 @@ class TeamController(Controller):
                 session, created, now=now, default_capacity=settings.default_capacity, policy=policy
             )
             await account_service.invite(session, user, now=now, settings=settings)
+            shown_after = Listing(role=user.role).link()
         except (DomainError, FormRejected) as exc:
             if isinstance(exc, DomainError):
                 errors, status = domain_errors(exc), domain_status(exc)
@@ -132,9 +136,7 @@ class TeamController(Controller):
             async with context.db.reading() as read_session:
                 shown = await team_context(read_session)
             raise FormRejected("coordination/team.html", shown, values, errors, status) from exc
-        return Redirect(
-            "/coordination/equipe#comptes", status_code=303, cookies=[flash_cookie("invited")]
-        )
+        return Redirect(shown_after, status_code=303, cookies=[flash_cookie("invited")])
 
     @post("/comptes/{user_id:uuid}/invitation", name="web_resend_invitation")
     async def resend(
@@ -148,7 +150,7 @@ class TeamController(Controller):
         user = await user_service.get_user(session, user_id)
         await account_service.invite(session, user, now=now, settings=settings)
         return Redirect(
-            "/coordination/equipe#comptes", status_code=303, cookies=[flash_cookie("invited")]
+            Listing(role=user.role).link(), status_code=303, cookies=[flash_cookie("invited")]
         )
 
     @post("/comptes/{user_id:uuid}/activation", name="web_activation")
@@ -171,7 +173,7 @@ class TeamController(Controller):
         )
         key = "reactivated" if active else "deactivated"
         return Redirect(
-            "/coordination/equipe#comptes", status_code=303, cookies=[flash_cookie(key)]
+            Listing(role=user.role).link(), status_code=303, cookies=[flash_cookie(key)]
         )
 
     @post("/tableau", name="web_roster_preview")

@@ -214,6 +214,7 @@ def test_a_requesters_page_refuses_a_bad_rpps_beside_the_field(visit, server) ->
     before = account(server, REQUESTER.email)
     browser = log_in_coordinator(visit)
     page = browser.page
+    page.get_by_role("link", name=re.compile(r"^Demandeurs \(\d+\)$")).click()
     open_account(browser, REQUESTER.name)
     # A requester's fields, not a specialist's.
     expect(page.get_by_label("Médecin traitant")).to_be_checked()
@@ -299,3 +300,56 @@ def test_a_retired_specialty_is_offered_only_to_who_has_it(visit, server) -> Non
         api(
             server, COORDINATOR.email, "PATCH", "/specialties/dermatologie", json={"retired": False}
         )
+
+
+def test_the_accounts_are_listed_by_role_searched_and_by_page(visit, server) -> None:
+    """Hundreds of GPs must not bury the specialists: one role at a time, 50 a page."""
+    for number in range(55):
+        api(
+            server,
+            COORDINATOR.email,
+            "POST",
+            "/users",
+            json={
+                "role": "requester",
+                "email": f"gp{number:02d}@cabinet-medical.fr",
+                "name": f"Dr Généraliste {number:02d}",
+            },
+        )
+    browser = log_in_coordinator(visit)
+    page = browser.page
+    accounts = page.locator("#comptes")
+    # Specialists first: no requester among them.
+    expect(accounts.get_by_role("link", name=re.compile("^Spécialistes"))).to_have_attribute(
+        "aria-current", "page"
+    )
+    expect(accounts).to_contain_text(SPECIALIST.email)
+    expect(accounts).not_to_contain_text("gp00@cabinet-medical.fr")
+
+    tab = accounts.get_by_role("link", name=re.compile(r"^Demandeurs \(\d+\)$"))
+    expect(tab).to_have_text("Demandeurs (56)")  # the seeded GP and the 55
+    tab.click()
+    expect(accounts.locator("tbody tr")).to_have_count(50)
+    expect(accounts).to_contain_text("Page 1 sur 2")
+    accounts.get_by_role("link", name="Page suivante →").click()
+    expect(accounts.locator("tbody tr")).to_have_count(6)
+    browser.check_accessibility()
+
+    # Searched by a piece of the name or of the address, in any case.
+    page.get_by_label(re.compile("Rechercher parmi les demandeurs")).fill("GÉNÉRALISTE 4")
+    page.get_by_role("button", name="Rechercher").click()
+    expect(page.get_by_role("status")).to_have_text(
+        re.compile("^10 comptes trouvés pour « GÉNÉRALISTE 4 »")
+    )
+    expect(accounts.locator("tbody tr")).to_have_count(10)
+    page.get_by_label(re.compile("Rechercher parmi les demandeurs")).fill("gp07@")
+    page.get_by_role("button", name="Rechercher").click()
+    expect(accounts.locator("tbody tr")).to_have_count(1)
+    expect(accounts).to_contain_text("Dr Généraliste 07")
+    # A search that finds nobody says so; a percent sign is a character, not a wildcard.
+    page.get_by_label(re.compile("Rechercher parmi les demandeurs")).fill("%")
+    page.get_by_role("button", name="Rechercher").click()
+    expect(page.get_by_role("status")).to_have_text(re.compile("^Aucun compte trouvé pour « % »"))
+    # A page past the end, or an unknown role, is refused, not a server error.
+    assert browser.goto("/coordination/equipe?role=patient").status == 400
+    assert browser.goto("/coordination/equipe?role=requester&page=0").status == 400
