@@ -8,7 +8,11 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.datastructures import State
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import (
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -31,7 +35,7 @@ from app.services.keys import KeyHeartbeat
 from app.stopping import resign_on_stop
 from app.throttle import address_throttle
 from app.web import allow_form_uploads, static_file, template_config, web_router
-from app.web.errors import not_found
+from app.web.errors import method_not_allowed, not_found
 from config import SystemClock, get_settings
 from config.logs import configure_logging
 from models.storage import Database
@@ -116,6 +120,7 @@ def create_app(context: AppContext | None = None) -> Litestar:
             Exception: internal_error_handler,
             ValidationException: validation_error_handler,
             NotFoundException: not_found,
+            MethodNotAllowedException: method_not_allowed,
         },
         lifespan=[lifespan],
         template_config=template_config(context.zone),

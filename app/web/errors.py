@@ -1,13 +1,20 @@
 """Errors on the pages: a French page (or the form again) instead of problem details."""
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.response import Redirect
+from litestar.routes import HTTPRoute
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -70,6 +77,36 @@ def not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Respon
     if wants_page and not request.url.path.startswith(NOT_PAGES):
         return http_error(request, exc)
     return http_problem(request, exc)
+
+
+def method_not_allowed(
+    request: Request[Any, Any, Any], exc: MethodNotAllowedException
+) -> Response[Any]:
+    """A browser opening a form's address (a reload after a refused form, a pasted link):
+    the page the form belongs to, the nearest one above it; problem details otherwise."""
+    path = request.url.path
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if not wants_page or path.startswith(NOT_PAGES):
+        return http_problem(request, exc)
+    if request.method == "GET":
+        return Redirect(_page_above(request, path), status_code=303)
+    return http_error(request, exc)
+
+
+def _page_above(request: Request[Any, Any, Any], path: str) -> str:
+    """The nearest address above ``path`` that a page answers (the home page at worst)."""
+    pages = [
+        re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", route.path) + "$")
+        for route in request.app.routes
+        if isinstance(route, HTTPRoute) and "GET" in route.methods
+    ]
+    parts = path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        above = "/".join(parts) or "/"
+        if not above.startswith(NOT_PAGES) and any(p.match(above) for p in pages):
+            return above
+    return "/"
 
 
 def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:

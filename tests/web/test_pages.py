@@ -259,6 +259,30 @@ async def test_an_account_with_a_second_factor_logs_in_in_two_steps(
     assert (await client.get("/demandes")).status_code == 200
 
 
+async def test_opening_a_forms_address_leads_to_its_page_not_to_an_error(client, ess: Ess) -> None:
+    """After a refused form the address bar holds the form's address; opening it again (a
+    reload, a pasted link) shows the page the form belongs to."""
+    html = {"Accept": "text/html,*/*;q=0.8"}
+    cases = {
+        "/coordination/equipe/invitation": "/coordination/equipe",
+        f"/coordination/equipe/comptes/{ess.specialists[0].id}/activation": (
+            f"/coordination/equipe/comptes/{ess.specialists[0].id}"
+        ),
+        "/coordination/equipe/tableau/confirmation": "/coordination/equipe",
+        "/deconnexion": "/",
+    }
+    for address, page in cases.items():
+        response = await client.get(address, headers=html)
+        assert response.status_code == 303, address
+        assert response.headers["location"] == page
+    # An API client keeps the problem details of a wrong method.
+    api = await client.get("/api/v1/auth/login", headers=html)
+    assert api.status_code == 405
+    assert api.headers["content-type"].startswith("application/problem+json")
+    script = await client.get("/coordination/equipe/invitation")
+    assert script.status_code == 405
+
+
 async def test_an_unknown_address_is_a_french_page_for_a_browser_and_a_problem_for_the_api(
     client, ess: Ess
 ) -> None:
