@@ -22,7 +22,9 @@ from models import (
     NotificationKind,
     Priority,
     Request,
+    Specialty,
     Status,
+    Subspecialty,
     User,
     add_to_coordinators_digest,
     enqueue,
@@ -101,17 +103,23 @@ class Judgement:
 async def judge(
     session: AsyncSession, request: Request, moment: Moment, policy: DispatchPolicy
 ) -> Judgement:
-    """Apply the rules to the sub-specialty's pool, then (if nobody) the specialty's."""
+    """Apply the rules to the sub-specialty's pool, then (if nobody) the specialty's.
+
+    The pools are named as the coordinator reads them (« sur-spécialité Rythmologie »),
+    with their names at the time of the decision.
+    """
     use_sub = request.subspecialty_code is not None
-    pool_label = (
-        f"sur-spécialité {request.subspecialty_code}"
-        if use_sub
-        else f"spécialité {request.specialty_code}"
-    )
+    specialty = await session.get(Specialty, request.specialty_code)
+    specialty_name = specialty.name if specialty else request.specialty_code
+    if use_sub:
+        sub = await session.get(Subspecialty, (request.specialty_code, request.subspecialty_code))
+        pool_label = f"sur-spécialité {sub.name if sub else request.subspecialty_code}"
+    else:
+        pool_label = f"spécialité {specialty_name}"
     decision = await decide_in_database(session, request, moment, use_subspecialty=use_sub)
     ladder: list[dict[str, object]] = [{"pool": pool_label, "eligible": decision.eligible_count}]
     if decision.chosen is None and use_sub and policy.fallback_to_specialty:
-        pool_label = f"repli sur la spécialité {request.specialty_code}"
+        pool_label = f"repli sur la spécialité {specialty_name}"
         decision = await decide_in_database(session, request, moment, use_subspecialty=False)
         ladder.append({"pool": pool_label, "eligible": decision.eligible_count})
     return Judgement(decision, pool_label, ladder)

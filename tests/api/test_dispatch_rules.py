@@ -272,7 +272,12 @@ async def test_fallback_reaches_the_general_pool(client, ess: Ess) -> None:
     assert request["assignee_id"] == str(ess.specialists[2].id)
     event = await last_event(client, ess, request["id"])
     assert [step["eligible"] for step in event["detail"]["ladder"]] == [0, 1]
-    assert "repli sur la spécialité" in event["detail"]["reason"]
+    # The pools by the names the coordinator reads, not by their codes.
+    assert [step["pool"] for step in event["detail"]["ladder"]] == [
+        "sur-spécialité Rythmologie",
+        "repli sur la spécialité Cardiologie",
+    ]
+    assert "repli sur la spécialité Cardiologie" in event["detail"]["reason"]
 
 
 async def test_schedule_and_absence_permissions_and_validation(client, ess: Ess) -> None:
