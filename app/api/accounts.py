@@ -288,11 +288,15 @@ class UserController(Controller):
         now: Now,
         policy: Policy,
         settings: NamedDependency[Settings],
+        current_user: CurrentUser,
     ) -> UserRead:
-        """Change an account: name, e-mail (confirmed by a link), role's fields, active."""
+        """Change an account: name, e-mail (confirmed by a link), role's fields, active.
+
+        Refused (409) : deactivating a specialist who still holds open requests; (422)
+        deactivating one's own account."""
         user = await user_service.get_user(session, user_id)
         user = await user_service.update_user(
-            session, user, data, now=now, policy=policy, settings=settings
+            session, user, data, now=now, policy=policy, settings=settings, actor=current_user
         )
         return (await user_service.to_read(session, [user]))[0]
 

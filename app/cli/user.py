@@ -154,6 +154,25 @@ async def deactivate(context: AppContext, email: str) -> None:
     click.echo(f"Compte {account.email} désactivé.")
 
 
+@user.command("reactivate", help="Réactive un compte désactivé.")
+@click.argument("email")
+@with_context
+async def reactivate(context: AppContext, email: str) -> None:
+    async with context.db.transaction() as session:
+        account = await get_user_by_email(session, email)
+        if account.active:
+            click.echo(f"Le compte {account.email} est déjà actif.")
+            return
+        await update_user(
+            session,
+            account,
+            UserUpdate(active=True),
+            now=context.clock.now(),
+            policy=context.policy,
+        )
+    click.echo(f"Compte {account.email} réactivé.")
+
+
 def _prompt_password() -> str:
     if not sys.stdin.isatty():
         raise CommandError("mot de passe requis : --password, ESS_NEW_PASSWORD, ou un terminal")

@@ -243,6 +243,24 @@ def _today(now: datetime, policy: DispatchPolicy | None) -> date:
     return now.astimezone(policy.zone).date() if policy else now.date()
 
 
+def _check_deactivation(user: User, actor: User | None) -> None:
+    """Nobody locks themself out; no request is left with a specialist who is gone."""
+    if actor is not None and actor.id == user.id:
+        raise InvalidInputError(
+            "Vous ne pouvez pas désactiver votre propre compte : demandez-le à un autre "
+            "coordinateur.",
+            field="active",
+        )
+    if user.role == Role.SPECIALIST and user.open_count:
+        count = user.open_count
+        held = f"{count} demande ouverte" if count == 1 else f"{count} demandes ouvertes"
+        raise ConflictError(
+            f"{user.name} détient encore {held} : attribuez-les à un autre spécialiste "
+            "(« Attribuer à un spécialiste… » sur chaque demande) avant de désactiver son compte.",
+            field="active",
+        )
+
+
 def _check_membership(user: User) -> None:
     if user.member_since and user.member_until and user.member_until < user.member_since:
         raise InvalidInputError(
@@ -258,8 +276,9 @@ async def update_user(
     now: datetime,
     policy: DispatchPolicy,
     settings: Settings | None = None,
+    actor: User | None = None,
 ) -> User:
-    """Apply what the coordinator changed; a new address waits for its confirmation.
+    """Apply what the coordinator (``actor``) changed; a new address waits for its confirmation.
 
     An account that has no password yet (its invitation not taken up) switches to the
     new address at once and is invited there again; any other account keeps its
@@ -310,6 +329,7 @@ async def update_user(
         user.treating_physician = data.treating_physician
     if data.active is not None:
         if user.active and not data.active:
+            _check_deactivation(user, actor)
             accounts.end_sessions(user)
         user.active = data.active
     if data.capacity is not None:

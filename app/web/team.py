@@ -85,9 +85,9 @@ class TeamController(Controller):
         self,
         request: Request[Any, Any, Any],
         read_session: NamedDependency[AsyncSession],
-        role: RoleShown,
-        q: SearchText,
-        page_number: PageShown,
+        role: RoleShown = Role.SPECIALIST,
+        q: SearchText = "",
+        page_number: PageShown = 1,
     ) -> Template:
         """The team: specialties, accounts (one role, searched, by page), invitations, load;
         the roster import."""
@@ -159,18 +159,34 @@ class TeamController(Controller):
         request: Request[Any, Any, Any],
         user_id: UserId,
         session: NamedDependency[AsyncSession],
+        context: NamedDependency[AppContext],
         now: NamedDependency[Any],
         policy: NamedDependency[Any],
         settings: NamedDependency[Settings],
         current_user: NamedDependency[User],
     ) -> Redirect:
-        """Deactivate an account (its sessions end, it receives nothing more), or reactivate it."""
+        """Deactivate an account (its sessions end, it receives nothing more), or reactivate it.
+
+        Refused, on the team page: one's own account, and a specialist who still holds
+        open requests (they would wait for nobody)."""
         values = text_fields(await request.form())
         active = values.get("active") == "true"
         user = await user_service.get_user(session, user_id)
-        await user_service.update_user(
-            session, user, UserUpdate(active=active), now=now, policy=policy, settings=settings
-        )
+        try:
+            await user_service.update_user(
+                session, user, UserUpdate(active=active), now=now, policy=policy,
+                settings=settings, actor=current_user,
+            )  # fmt: skip
+        except DomainError as exc:
+            async with context.db.reading() as read_session:
+                shown = await team_context(read_session, Listing(role=user.role))
+            raise FormRejected(
+                "coordination/team.html",
+                shown,
+                {"role": str(user.role)},
+                {"_form": str(exc)},
+                domain_status(exc),
+            ) from exc
         key = "reactivated" if active else "deactivated"
         return Redirect(
             Listing(role=user.role).link(), status_code=303, cookies=[flash_cookie(key)]

@@ -217,8 +217,9 @@ class TeamAccountController(Controller):
             new_email = data.email is not None and data.email != account.email
             invited = account.password_hash is None
             await user_service.update_user(
-                session, account, data, now=now, policy=policy, settings=settings
-            )
+                session, account, data, now=now, policy=policy, settings=settings,
+                actor=current_user,
+            )  # fmt: skip
         except (DomainError, FormRejected) as exc:
             status = 422
             if isinstance(exc, DomainError):

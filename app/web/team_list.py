@@ -29,9 +29,9 @@ ROLE_WORDS = {
     Role.COORDINATOR: "comptes de coordination",
 }
 
-RoleShown = Annotated[Role, QueryParameter(name="role", default=Role.SPECIALIST)]
-SearchText = Annotated[str, QueryParameter(name="q", default="", max_length=200)]
-PageShown = Annotated[int, QueryParameter(name="page", default=1, ge=1, le=MAX_PAGE)]
+RoleShown = Annotated[Role, QueryParameter(name="role")]
+SearchText = Annotated[str, QueryParameter(name="q", max_length=200)]
+PageShown = Annotated[int, QueryParameter(name="page", ge=1, le=MAX_PAGE)]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from models import Role
 from tests.api.test_accounts import PASSWORD, deliver, link, login, smtp_server
-from tests.conftest import Ess
+from tests.conftest import Ess, request_payload
 from tests.notifications.smtp import SmtpServer
 
 __all__ = ["smtp_server"]
@@ -137,3 +137,39 @@ async def test_a_specialist_moves_to_another_specialty(client, ess: Ess) -> None
     assert (moved.json()["specialty"], moved.json()["subspecialties"]) == ("pneumologie", [])
     moved = await patch(client, ess, specialist.id, subspecialties=["sommeil"])
     assert moved.json()["subspecialties"] == ["sommeil"]
+
+
+async def test_nobody_is_deactivated_into_a_dead_end(client, ess: Ess) -> None:
+    """The coordinator cannot lock themself out, nor leave requests with someone gone."""
+    coordinator = ess.auth(ess.coordinator)
+    own = await client.patch(
+        f"/api/v1/users/{ess.coordinator.id}", json={"active": False}, headers=coordinator
+    )
+    assert own.status_code == 422, own.text
+    assert own.json()["errors"][0]["field"] == "active"
+    assert "votre propre compte" in own.json()["detail"]
+
+    submitted = await client.post(
+        "/api/v1/requests", json=request_payload(), headers=ess.auth(ess.requesters[0])
+    )
+    holder = submitted.json()["assignee_id"]
+    refused = await client.patch(
+        f"/api/v1/users/{holder}", json={"active": False}, headers=coordinator
+    )
+    assert refused.status_code == 409, refused.text
+    assert "détient encore 1 demande ouverte" in refused.json()["detail"]
+    users = (await client.get("/api/v1/users", headers=coordinator)).json()
+    assert next(u for u in users if u["id"] == holder)["active"] is True
+
+    # Once the request is with someone else, the account can go.
+    other = next(s for s in ess.specialists if str(s.id) != holder)
+    moved = await client.post(
+        f"/api/v1/requests/{submitted.json()['id']}/assign",
+        json={"assignee_id": str(other.id)},
+        headers=coordinator,
+    )
+    assert moved.status_code == 200, moved.text
+    gone = await client.patch(
+        f"/api/v1/users/{holder}", json={"active": False}, headers=coordinator
+    )
+    assert gone.status_code == 200 and gone.json()["active"] is False

@@ -158,3 +158,9 @@ def test_deactivate_stops_logins(roster: dict[str, str], tmp_path: Path) -> None
     again = run(roster, "user", "deactivate", "gp@cabinet-test.fr")
     assert again.returncode == 0 and "déjà désactivé" in again.stdout
     assert_one_line_error(run(roster, "user", "deactivate", "personne@ess-test.fr"), "Aucun compte")
+    # Reactivated (the way back for an account the pages cannot reach), it logs in again.
+    back = run(roster, "user", "reactivate", "gp@cabinet-test.fr")
+    assert back.returncode == 0 and "réactivé" in back.stdout
+    assert login(roster, tmp_path, "gp@cabinet-test.fr", "un-long-secret") == 200
+    twice = run(roster, "user", "reactivate", "gp@cabinet-test.fr")
+    assert twice.returncode == 0 and "déjà actif" in twice.stdout

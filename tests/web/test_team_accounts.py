@@ -353,3 +353,16 @@ def test_the_accounts_are_listed_by_role_searched_and_by_page(visit, server) -> 
     # A page past the end, or an unknown role, is refused, not a server error.
     assert browser.goto("/coordination/equipe?role=patient").status == 400
     assert browser.goto("/coordination/equipe?role=requester&page=0").status == 400
+
+
+def test_a_specialist_holding_requests_is_not_deactivated(visit, server) -> None:
+    """Their requests would wait for nobody: the page says so, and nothing changes."""
+    plant_request(server)
+    browser = log_in_coordinator(visit)
+    page = browser.page
+    page.get_by_role("button", name=f"Désactiver le compte de {SPECIALIST.name}").click()
+    expect(page.locator(".error-summary")).to_contain_text(
+        re.compile(rf"{SPECIALIST.name} détient encore \d+ demandes? ouvertes?")
+    )
+    browser.check_accessibility()
+    assert account(server, SPECIALIST.email)["active"] is True
