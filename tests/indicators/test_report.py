@@ -111,7 +111,10 @@ async def test_csv_report_opens_in_a_french_spreadsheet(client, ess: Ess, clock)
     assert values["Délai de réponse à la téléexpertise – médiane"][2:4] == ["2,5", "heures"]
     assert values["Réponses dans le délai"][2:4] == ["100,0", "%"]
     assert values["Utilité de la réponse (moyenne)"][2] == "5,00"
-    assert "percentile_cont" in values["Délai de réponse à la téléexpertise – médiane"][4]
+    # Notes in plain French: what the figure means and on how many requests.
+    median_note = values["Délai de réponse à la téléexpertise – médiane"][4]
+    assert "la moitié des demandes" in median_note and "Calculé sur 1 demande." in median_note
+    assert "percentile_cont" not in text and "HMAC" not in text and "ESS_" not in text
     # Nothing applies: an empty cell, not "None".
     assert values["Délai d'obtention d'un rendez-vous – médiane"][2] == ""
     assert "None" not in text

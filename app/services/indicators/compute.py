@@ -38,10 +38,10 @@ import json
 import operator
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.indicators.membership import Member, membership
@@ -61,6 +61,7 @@ from app.services.indicators.statements import (
     WALK_SHARE,
     cube_statement_postgres,
     cube_statement_sqlite,
+    in_period,
     interpolate,
     month_chunks,
     patients_statement,
@@ -71,7 +72,7 @@ from app.services.indicators.statements import (
     walk_pays,
     without_patient_key_statement,
 )
-from models import Priority, Role, Subspecialty, User
+from models import Priority, Request, Role, Subspecialty, User
 
 # Session settings of the PostgreSQL snapshot (see _begin_snapshot): no JIT, custom plans,
 # and enough memory for the percentile sorts to stay in memory.
@@ -291,6 +292,24 @@ async def compute_indicators(
         ],
         membership=membership(members, period, territory_specialists),
     )
+
+
+async def submitted_counts(session: AsyncSession, periods: Sequence[Period]) -> list[int]:
+    """How many requests were submitted in each of ``periods``: one pass over their span of
+    the ``submitted_at`` index, for the report's choice of periods."""
+    if not periods:
+        return []
+    span = in_period(min(p.start for p in periods), max(p.end for p in periods))
+    counts = [func.count().filter(in_period(p.start, p.end)) for p in periods]
+    return list((await session.execute(select(*counts).where(span))).one())
+
+
+async def first_submitted_at(session: AsyncSession) -> datetime | None:
+    """When the ESS's first request was submitted (None before any)."""
+    first = (await session.execute(select(func.min(Request.submitted_at)))).scalar_one()
+    if first is None:
+        return None
+    return first if first.tzinfo else first.replace(tzinfo=UTC)
 
 
 async def _members(session: AsyncSession) -> list[Member]:

@@ -54,7 +54,7 @@ def month_label(month: str) -> str:
 
 def euros(amount: int) -> str:
     """An amount in euros, thousands grouped by non-breaking spaces."""
-    return f"{amount:,}".replace(",", "\u00a0") + "\u00a0€"
+    return f"{amount:,}".replace(",", "\u202f") + "\u00a0€"
 
 
 @dataclass(frozen=True)
@@ -113,20 +113,35 @@ class BreakdownSpec:
 
 
 DELAY_PARTS = (
-    ("median", "médiane", " Médiane interpolée linéairement (percentile_cont)."),
+    (
+        "median",
+        "médiane",
+        " Médiane : la moitié des demandes ont un délai plus court, l'autre moitié un délai "
+        "plus long.",
+    ),
     (
         "p90",
         "90e centile",
-        " 90 % des demandes ont un délai inférieur ou égal (interpolation linéaire).",
+        " 90e centile : 9 demandes sur 10 ont un délai plus court ou égal ; les plus longues "
+        "sont au-delà.",
     ),
-    ("mean", "moyenne", ""),
+    (
+        "mean",
+        "moyenne",
+        " Moyenne : quelques demandes très longues suffisent à la faire monter.",
+    ),
 )
-"""Each line of a ``Delay``: the ``DelayStats`` field, the label's end, the note's middle."""
-DELAY_COUNTED = " Calculé sur {count} demande(s)."
+"""Each line of a ``Delay``: the ``DelayStats`` field, the label's end, the note's end.
+
+The median's line says what is measured (the ``Delay``'s ``how``); the 90th percentile's
+and the mean's only what they add, so that a phone shows three short notes, not one
+long note three times."""
+DELAY_SAME = "Mêmes demandes et même mesure que la médiane."
+DELAY_COUNTED = " Calculé sur {count} demande{s}."
 DELAY_EMPTY = " Aucune donnée."
 
 CALENDAR_TIME = (
-    "En temps calendaire (nuits, week-ends, jours fériés et attente d'informations compris)."
+    "Compté en continu : nuits, week-ends, jours fériés et attente d'informations compris."
 )
 
 SECTIONS = (
@@ -178,11 +193,12 @@ SECTIONS = (
                 "patients_count",
                 "Patients pris en charge via l'ESS",
                 COUNT,
-                "Patients distincts des demandes de la période, reconnus par l'empreinte à "
-                "clé (HMAC) de leur identité normalisée, sans jamais déchiffrer une identité.",
+                "Patients distincts des demandes de la période : un patient adressé plusieurs "
+                "fois compte une fois. Le service le reconnaît à une empreinte de son "
+                "identité, sans jamais lire cette identité.",
                 caveat=(
                     "requests_without_patient_key",
-                    " {} demande(s) sans empreinte ne sont pas comptées.",
+                    " {} demande(s) enregistrée(s) sans cette empreinte ne sont pas comptées.",
                 ),
             ),
             Figure(
@@ -216,9 +232,11 @@ SECTIONS = (
                 "within_sla_rate",
                 "Réponses dans le délai",
                 RATE,
-                "Part des réponses arrivées au plus tard à leur échéance, calculée selon le "
-                "calendrier du service (heures ouvrées et jours fériés avec le calendrier "
-                "« business », échéance suspendue pendant l'attente d'informations).",
+                "Part des réponses arrivées au plus tard à leur échéance. L'échéance est fixée "
+                "à l'envoi de la demande selon sa priorité ; si l'ESS fonctionne en heures "
+                "ouvrées, elle ne compte que ses heures d'ouverture (ni nuits, ni week-ends, "
+                "ni jours fériés) ; elle s'arrête tant que le spécialiste attend une "
+                "information du demandeur.",
             ),
             Delay(
                 "acknowledge_delay_hours",
@@ -278,9 +296,9 @@ SECTIONS = (
                 "membership.members_prorated",
                 "Médecins membres, proratisés sur la période",
                 MEMBERS,
-                "Somme des jours d'adhésion de chaque spécialiste pendant la période, divisée "
-                "par le nombre de jours de la période : sur une année civile, le nombre exact "
-                "de médecins sur l'année, sur lequel la dotation est proratisée.",
+                "Chaque spécialiste compte pour la part de la période où il était membre (un "
+                "médecin arrivé le 1er juillet compte pour 0,5 sur l'année). Sur une année "
+                "civile, c'est le nombre de médecins sur lequel la dotation est calculée.",
             ),
             Figure(
                 "membership.estimated_annual_grant_eur",
@@ -288,15 +306,18 @@ SECTIONS = (
                 EUROS,
                 f"{euros(GRANT_MIN_EUR)} pour {GRANT_MIN_MEMBERS} médecins, "
                 f"{euros(GRANT_MAX_EUR)} pour {GRANT_MAX_MEMBERS} et plus, appliqué au nombre "
-                "proratisé. Entre les deux, l'interpolation est linéaire : c'est une "
-                "hypothèse, les textes ne donnant pas de formule. Non estimée en dessous de "
+                "proratisé. Entre les deux, la dotation est supposée croître en proportion "
+                "(interpolation linéaire) : c'est une hypothèse, les textes ne donnant pas de "
+                "formule. Non estimée en dessous de "
                 f"{GRANT_MIN_MEMBERS} médecins (seuil de création d'une ESS).",
             ),
             Figure(
                 "membership.territory_specialists",
                 "Spécialistes libéraux de la spécialité sur le territoire",
                 COUNT,
-                "Réglage ESS_REPORT__TERRITORY_SPECIALISTS ; vide s'il n'est pas renseigné.",
+                "Nombre renseigné par l'administrateur du service (il ne se modifie pas depuis "
+                "ces pages) ; vide s'il ne l'a pas été, et la couverture n'est alors pas "
+                "calculée.",
             ),
             Figure(
                 "membership.coverage_rate",
@@ -315,7 +336,8 @@ SECTIONS = (
                     + ", ".join(f"{round(t * 100)} %" for t in COVERAGE_THRESHOLDS)
                     + ")",
                     TEXT,
-                    "Non évalués : le nombre de spécialistes du territoire n'est pas renseigné.",
+                    "Non évalués : le nombre de spécialistes du territoire n'est pas renseigné "
+                    "(à demander à l'administrateur du service).",
                 ),
             ),
         ),
@@ -336,9 +358,8 @@ GROUP_COLUMNS = (
 )
 """Every breakdown's columns after its label: (``GroupIndicators`` field, heading, unit)."""
 BREAKDOWN_NOTE = (
-    "Mêmes définitions que les indicateurs d'ensemble ; par groupe, les délais sont des "
-    "moyennes (médiane et 90e centile : demander le rapport de la période voulue, "
-    "par exemple d'un mois)."
+    "Mêmes définitions que plus haut ; dans ces tableaux, les délais sont des moyennes "
+    "(pour la médiane d'un mois, affichez le rapport de ce mois)."
 )
 
 BREAKDOWNS = (
@@ -379,8 +400,8 @@ NOTES = (
     "heure légale de Paris ({timezone}).",
     "Chiffres à la date de génération du rapport : une demande encore en cours peut recevoir "
     "sa réponse plus tard et changer les délais de la période.",
-    "Délais en temps calendaire, sauf la part des réponses dans le délai, calculée selon le "
-    "calendrier du service.",
+    "Délais comptés en continu (nuits et week-ends compris), sauf la part des réponses "
+    "dans le délai, qui suit les échéances du service (voir sa ligne).",
     "Taux exprimés en pourcentage dans le tableur, en proportion (de 0 à 1) dans le JSON ; "
     "case vide : indicateur sans objet (aucune donnée).",
 )

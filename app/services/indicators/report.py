@@ -23,6 +23,7 @@ from app.services.indicators.labels import (
     DELAY_COUNTED,
     DELAY_EMPTY,
     DELAY_PARTS,
+    DELAY_SAME,
     GROUP_COLUMNS,
     HOURS,
     MEMBERS,
@@ -138,6 +139,9 @@ _GROUP_KEYS = tuple(key for key, _, _ in GROUP_COLUMNS)
 
 # --- values as a French reader writes them -------------------------------------------------
 
+THOUSANDS = "\u202f"
+"""Between groups of three digits on screen: a narrow no-break space, as French prints."""
+
 
 def _french_number(value: float, digits: int) -> str:
     return f"{value:.{digits}f}".replace(".", ",")
@@ -164,12 +168,27 @@ def display(value: Any, unit: str) -> str:
     return str(value)
 
 
+def grouped(number: int) -> str:
+    """``51383`` as French prints it: ``51 383`` (a narrow no-break space between groups)."""
+    return f"{number:,}".replace(",", THOUSANDS)
+
+
+def on_screen(value: Any, unit: str) -> str:
+    """``display`` for a reader of the page: thousands grouped (``51 383``, ``1 234,5``).
+
+    The CSV keeps ``display``: a spreadsheet reads ``51383`` as a number, not ``51 383``.
+    """
+    text = display(value, unit)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return text
+    whole, comma, decimals = text.partition(",")
+    sign = "-" if whole.startswith("-") else ""
+    return sign + grouped(int(whole.lstrip("-"))) + comma + decimals
+
+
 def human(value: Any, unit: str) -> str:
-    """``display`` for a reader: thousands grouped, the unit after (not for spreadsheets)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = f"{value:,}".replace(",", "\u202f")
-    else:
-        text = display(value, unit)
+    """``on_screen`` with the unit after: the JSON's ``display``."""
+    text = on_screen(value, unit)
     if value is None or unit in (COUNT, TEXT):
         return text
     return f"{text}\u00a0{unit}"
@@ -193,16 +212,20 @@ def _figure(spec: Figure, ind: Indicators) -> Line:
 
 def _delay(spec: Delay, ind: Indicators) -> list[Line]:
     stats = attrgetter(spec.key)(ind)
-    on = DELAY_COUNTED.format(count=stats.count) if stats.count else DELAY_EMPTY
+    on = (
+        DELAY_COUNTED.format(count=grouped(stats.count), s="s" if stats.count > 1 else "")
+        if stats.count
+        else DELAY_EMPTY
+    )
     return [
         _line(
             f"{spec.key}.{field}",
             f"{spec.label} – {ending}",
             getattr(stats, field),
             spec.unit,
-            spec.how + how + on,
+            (spec.how + how if index == 0 else how.lstrip() + " " + DELAY_SAME) + on,
         )
-        for field, ending, how in DELAY_PARTS
+        for index, (field, ending, how) in enumerate(DELAY_PARTS)
     ]
 
 
@@ -221,7 +244,7 @@ def _thresholds(spec: Thresholds, ind: Indicators) -> list[Line]:
                 spec.label.format(percent=percent, purpose=purpose),
                 threshold.reached,
                 TEXT,
-                spec.note.format(members_needed=threshold.members_needed),
+                spec.note.format(members_needed=grouped(threshold.members_needed)),
             )
         )
     return lines
