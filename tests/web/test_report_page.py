@@ -19,6 +19,7 @@ from tests.web.seed import COORDINATOR, REQUESTER, seed_database
 pytestmark = pytest.mark.browser
 
 PARIS = ZoneInfo("Europe/Paris")
+A4 = {"width": 718, "height": 1000}  # A4's printable width at 96 px an inch, 1 cm margins
 TERRITORY = 12345  # specialists of the territory: a figure with a thousands separator
 
 
@@ -151,9 +152,17 @@ def test_the_desktop_table_and_the_printed_page(visit, server) -> None:
     table = page.locator("table.report-lines").first
     expect(table.get_by_role("columnheader", name="Mode de calcul")).to_be_visible()
     browser.fits_width()
+    # On paper (an A4 page's width): the report alone, its tables whole, nothing cut off at
+    # the right (the breakdowns' eleven columns included).
+    page.set_viewport_size(A4)
     page.emulate_media(media="print")
-    # On paper: the report alone, its table whole (the notes in their column).
     for hidden in (".site-header", ".report-periods", ".report-summary", "form.period-form"):
         expect(page.locator(hidden)).to_be_hidden()
     expect(table.get_by_role("columnheader", name="Mode de calcul")).to_be_visible()
     expect(page.locator("#rapport h2")).to_be_visible()
+    browser.fits_width()
+    cut = page.eval_on_selector_all(
+        "#rapport table",
+        "tables => tables.filter(t => t.scrollWidth > t.parentElement.clientWidth).length",
+    )
+    assert cut == 0
