@@ -33,6 +33,7 @@ are checked against ``GET /api/v1/indicators`` for the same days.
 """
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -44,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from sqlalchemy import func, select
 
@@ -64,6 +66,7 @@ from bench.harness import (
     Report,
     Table,
     after_load,
+    cpu_seconds,
     main,
     migrated_database,
     percentile,
@@ -276,6 +279,30 @@ async def timed(call: Callable[[], Awaitable[Any]], repeat: int, warmup: int = 1
     return samples
 
 
+async def backend_pids(url: str) -> list[int]:
+    """The PostgreSQL server processes serving the pool's connections (none on SQLite)."""
+    if not url.startswith("postgresql"):
+        return []
+    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
+def backends_cpu(before: dict[int, float], pids: list[int]) -> float:
+    """CPU seconds the server processes used since ``before`` (new ones: since they began)."""
+    used = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            used += cpu_seconds(pid) - before.get(pid, 0.0)
+    return used
+
+
 def page_figures(page: str) -> dict[str, float | None]:
     """The figures of the last 30 days as the page gives them: {indicator key: value}."""
     found: dict[str, float | None] = {}
@@ -317,7 +344,14 @@ async def measure_backend(backend: str, url: str, args: argparse.Namespace, work
                 return response.text
 
             page = await dashboard()
-            page_samples = await timed(dashboard, args.repeat, args.warmup)
+            for _ in range(args.warmup):
+                await dashboard()
+            backends = await backend_pids(url)
+            cpu_before = {pid: cpu_seconds(pid) for pid in backends}
+            python_before = time.process_time()
+            page_samples = await timed(dashboard, args.repeat, warmup=0)
+            python_ms = (time.process_time() - python_before) * 1000 / args.repeat
+            database_ms = backends_cpu(cpu_before, await backend_pids(url)) * 1000 / args.repeat
             api = await http.get(
                 "/api/v1/indicators",
                 params={"from": first.isoformat(), "to": last.isoformat()},
@@ -399,7 +433,12 @@ async def measure_backend(backend: str, url: str, args: argparse.Namespace, work
         str(len(weeks)), "; ".join(mismatches) or "yes",
     ]  # fmt: skip
     p99 = percentile(page_samples, 0.99) / 1000
-    return rows, data, p99, not mismatches, len(page)
+    cpu = (
+        f"{backend}: CPU per page (mean of the {args.repeat}) {python_ms:.0f} ms in the Python "
+        f"process (application and in-process client)"
+        + (f", {database_ms:.0f} ms in PostgreSQL's server processes" if backends else "")
+    )
+    return rows, data, p99, not mismatches, len(page), cpu
 
 
 logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
@@ -423,10 +462,12 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
     rows: list[list[str]] = []
     data: list[list[str]] = []
     verdicts = []
+    cpus: list[str] = []
     ok = True
     for backend in args.backends:
         url = await prepared(backend, args, workdir)
-        found, facts, p99, checked, size = await measure_backend(backend, url, args, workdir)
+        found, facts, p99, checked, size, cpu = await measure_backend(backend, url, args, workdir)
+        cpus.append(cpu)
         rows += found
         data.append(facts)
         ok = ok and checked
@@ -437,6 +478,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> Report:
     notes = [
         f"NOW = {NOW:%Y-%m-%d %H:%M} UTC; {args.warmup} warm-up requests; each part alone "
         f"{args.parts} times after one warm-up call. Schema: migration {head_revision()}.",
+        *(f"{cpu}." for cpu in cpus),
         f"Target (p99 under {TARGET_S:.0f} s on PostgreSQL): " + "; ".join(verdicts) + ".",
     ]
     tables = [Table(PAGE_HEADER, rows, left=3), Table(DATA_HEADER, data, left=1)]
