@@ -7,7 +7,7 @@ from litestar import Controller, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import MultipartBody, QueryParameter
-from sqlmodel import SQLModel
+from sqlmodel import Field, SQLModel
 
 from app.auth import requires
 from app.dependencies import DbSession, Now, Policy
@@ -31,7 +31,8 @@ class RosterLineRead(SQLModel):
 
 class RosterErrorRead(SQLModel):
     line: int
-    reason: str
+    reason: str = Field(description="every reason the line is refused, separated by « ; »")
+    reasons: list[str] = Field(description="each reason the line is refused, one by column")
 
 
 class RosterReportRead(SQLModel):
@@ -78,8 +79,9 @@ class RosterController(Controller):
                 422,
                 f"{len(report.errors)} ligne(s) invalide(s) : rien n'a été importé.",
                 errors=[
-                    {"field": "file", "source": "body", "message": f"ligne {e.line} : {e.reason}"}
+                    {"field": "file", "source": "body", "message": f"ligne {e.line} : {reason}"}
                     for e in report.errors
+                    for reason in e.reasons
                 ],
             )
         return _read(report)
@@ -91,6 +93,14 @@ def _read(report: RosterReport) -> RosterReportRead:
         created=report.created,
         updated=report.updated,
         unchanged=report.unchanged,
-        lines=[RosterLineRead(**vars(line)) for line in report.lines],
-        errors=[RosterErrorRead(**vars(error)) for error in report.errors],
+        lines=[
+            RosterLineRead(
+                line=line.line, email=line.email, action=line.action, changes=line.changes
+            )
+            for line in report.lines
+        ],
+        errors=[
+            RosterErrorRead(line=error.line, reason=error.reason, reasons=error.reasons)
+            for error in report.errors
+        ],
     )

@@ -44,7 +44,8 @@ async def import_(context: AppContext, file: Path) -> None:
             )
     if report.errors:
         for error in report.errors:
-            click.echo(f"ligne {error.line} : {error.reason}", err=True)
+            for reason in error.reasons:
+                click.echo(f"ligne {error.line} : {reason}", err=True)
         raise CommandError(
             f"{len(report.errors)} ligne(s) invalide(s) dans {file.name} : rien n'a été importé"
         )

@@ -1,7 +1,5 @@
 """The roster in bulk: specialists created or updated from a CSV file, all lines or none."""
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -12,27 +10,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services.accounts import invite
+from app.services.roster_file import (
+    COLUMNS,
+    SUBSPECIALTY_SEPARATOR,
+    column_error,
+    read_rows,
+)
 from app.services.users import create_user, update_user
 from config import Settings
 from models import Role, Specialty, Subspecialty, User, UserCreate, UserSubspecialty, UserUpdate
-from models.errors import InvalidInputError
 from models.identifiers import check_email_scripts
 from router import DispatchPolicy
 
-COLUMNS = (
-    "email",
-    "name",
-    "rpps",
-    "specialty",
-    "subspecialties",
-    "capacity",
-    "membership_start",
-    "membership_end",
-    "advanced_consultations",
-)
-REQUIRED = ("email", "name", "specialty")
-SUBSPECIALTY_SEPARATOR = "|"
-MAX_LINES = 5000
 _YES = {"oui", "o", "true", "vrai", "1", "yes", "x"}
 _NO = {"non", "n", "false", "faux", "0", "no", ""}
 
@@ -41,23 +30,31 @@ Action = Literal["create", "update", "unchanged"]
 
 @dataclass
 class RosterLine:
-    """What one line of the file does: its CSV line number, the account, the fields that change."""
+    """What one line of the file does: its CSV line number, the account, the fields that
+    change, and for a new account what it will be (``account``)."""
 
     line: int
     email: str
     action: Action
     changes: list[str] = field(default_factory=list)
+    account: UserCreate | None = None
 
 
 @dataclass
 class RosterError:
+    """Every reason a line is refused."""
+
     line: int
-    reason: str
+    reasons: list[str]
+
+    @property
+    def reason(self) -> str:
+        return " ; ".join(self.reasons)
 
 
 @dataclass
 class RosterReport:
-    """What an import would do (or did): each line's action, or each bad line's reason."""
+    """What an import would do (or did): each line's action, or each bad line's reasons."""
 
     lines: list[RosterLine] = field(default_factory=list)
     errors: list[RosterError] = field(default_factory=list)
@@ -84,47 +81,9 @@ class _Row:
     start_given: bool
 
 
-def read_rows(content: bytes) -> list[tuple[int, dict[str, str]]]:
-    """Decode the file and return (line number, cells) per data line, or raise in French."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInputError("Le fichier doit être encodé en UTF-8.", field="file") from None
-    header = text.split("\n", 1)[0]
-    # Spreadsheets set to French write « ; » between cells; others write « , ».
-    delimiter = ";" if header.count(";") > header.count(",") else ","
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    names = [(name or "").strip().lower() for name in reader.fieldnames or []]
-    missing = [name for name in REQUIRED if name not in names]
-    if missing:
-        raise InvalidInputError(
-            f"Colonnes obligatoires absentes de la première ligne : {', '.join(missing)}.",
-            field="file",
-        )
-    unknown = [name for name in names if name not in COLUMNS]
-    if unknown:
-        raise InvalidInputError(f"Colonnes inconnues : {', '.join(unknown)}.", field="file")
-    reader.fieldnames = names
-    rows = []
-    try:
-        for cells in reader:
-            if None in cells:
-                raise InvalidInputError(
-                    f"Ligne {reader.line_num} : plus de cellules que de colonnes.", field="file"
-                )
-            values = {k: (v or "").strip() for k, v in cells.items()}
-            if any(values.values()):
-                rows.append((reader.line_num, values))
-            if len(rows) > MAX_LINES:
-                raise InvalidInputError(f"Le fichier dépasse {MAX_LINES} lignes.", field="file")
-    except csv.Error as exc:
-        raise InvalidInputError(
-            f"Ligne {reader.line_num} : fichier CSV illisible ({exc}).", field="file"
-        ) from None
-    return rows
+def _parse_row(line: int, cells: dict[str, str], errors: dict[str, str]) -> _Row | None:
+    """The line as an account to create, or None; each column's error goes in ``errors``."""
 
-
-def _parse_row(line: int, cells: dict[str, str]) -> _Row:
     def cell(name: str) -> str:
         return cells.get(name, "")
 
@@ -133,21 +92,21 @@ def _parse_row(line: int, cells: dict[str, str]) -> _Row:
         try:
             capacity = int(cell("capacity"))
         except ValueError:
-            raise ValueError("capacity : nombre entier attendu") from None
+            errors["capacity"] = "nombre entier attendu"
     dates: dict[str, date | None] = {}
     for column in ("membership_start", "membership_end"):
         try:
             dates[column] = date.fromisoformat(cell(column)) if cell(column) else None
         except ValueError:
-            raise ValueError(f"{column} : date attendue au format AAAA-MM-JJ") from None
+            dates[column] = None
+            errors[column] = "date attendue au format AAAA-MM-JJ"
     flag = cell("advanced_consultations").lower()
     if flag not in _YES | _NO:
-        raise ValueError("advanced_consultations : oui ou non attendu")
-    subspecialties = [
-        code.strip()
-        for code in cell("subspecialties").split(SUBSPECIALTY_SEPARATOR)
-        if code.strip()
-    ]
+        errors["advanced_consultations"] = "oui ou non attendu"
+    start, end = dates["membership_start"], dates["membership_end"]
+    if start and end and end < start:
+        errors["membership_end"] = "la fin d'adhésion précède son début"
+    subspecialties = _codes(cells)
     try:
         data = UserCreate(
             role=Role.SPECIALIST,
@@ -158,17 +117,18 @@ def _parse_row(line: int, cells: dict[str, str]) -> _Row:
             subspecialties=subspecialties,
             capacity=capacity,
             advanced_consultations=flag in _YES,
-            member_since=dates["membership_start"],
-            member_until=dates["membership_end"],
+            member_since=start,
+            member_until=end,
         )
     except ValidationError as exc:
-        raise ValueError(_reason(exc)) from None
+        for column, message in _reasons(exc).items():
+            errors.setdefault(column, message)
+        return None
     try:
         check_email_scripts(data.email)
     except ValueError as exc:
-        raise ValueError(f"email : {exc}") from None
-    if data.member_since and data.member_until and data.member_until < data.member_since:
-        raise ValueError("membership_end : la fin d'adhésion précède son début")
+        errors["email"] = str(exc)
+        return None
     return _Row(
         line=line,
         data=data,
@@ -177,21 +137,32 @@ def _parse_row(line: int, cells: dict[str, str]) -> _Row:
     )
 
 
+def _codes(cells: dict[str, str]) -> list[str]:
+    """The sub-specialty codes of the line."""
+    return [
+        code.strip()
+        for code in cells.get("subspecialties", "").split(SUBSPECIALTY_SEPARATOR)
+        if code.strip()
+    ]
+
+
 _COLUMN_OF = {"member_since": "membership_start", "member_until": "membership_end"}
+_MESSAGES = {
+    "email": "adresse e-mail invalide",
+    "name": "nom obligatoire, sur une ligne, 200 caractères au plus",
+    "capacity": "nombre entier de 0 à 1000 attendu",
+}
 
 
-def _reason(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    name = str(first["loc"][0]) if first["loc"] else "ligne"
-    column = _COLUMN_OF.get(name, name)
-    if column == "email":
-        return "email : adresse e-mail invalide"
-    if column == "name":
-        return "name : nom obligatoire, sur une ligne, 200 caractères au plus"
-    if column == "capacity":
-        return "capacity : nombre entier de 0 à 1000 attendu"
-    message = str(first["msg"]).removeprefix("Value error, ")
-    return f"{column} : {message}"
+def _reasons(exc: ValidationError) -> dict[str, str]:
+    """Each refused column's message (the first for a column refused twice)."""
+    reasons: dict[str, str] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else "email"
+        column = _COLUMN_OF.get(name, name)
+        message = _MESSAGES.get(column) or str(error["msg"]).removeprefix("Value error, ")
+        reasons.setdefault(column, message)
+    return reasons
 
 
 async def plan_import(
@@ -200,7 +171,10 @@ async def plan_import(
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[RosterReport, list[_Row]]:
-    """Validate every line against the file and the database; say what each would change."""
+    """Validate every line against the file and the database; say what each would change.
+
+    Every error of a line is reported, not only the first.
+    """
     report = RosterReport()
     parsed: list[_Row] = []
     raw = read_rows(content)
@@ -221,69 +195,96 @@ async def plan_import(
     for index, (line, cells) in enumerate(raw, start=1):
         if progress:
             progress(index, len(raw))
-        try:
-            row = _parse_row(line, cells)
+        errors: dict[str, str] = {}
+        row = _parse_row(line, cells, errors)
+        specialty = row.data.specialty if row else cells.get("specialty", "")
+        if specialty and "specialty" not in errors:
+            if specialty not in specialties:
+                errors["specialty"] = f"spécialité inconnue « {specialty} »"
+            elif "subspecialties" not in errors:
+                wanted = row.data.subspecialties if row else _codes(cells)
+                unknown = [c for c in wanted if c not in known_subs.get(specialty, ())]
+                if unknown:
+                    errors["subspecialties"] = (
+                        f"sur-spécialité inconnue pour « {specialty} » : {', '.join(unknown)}"
+                    )
+        if row is not None:
             data = row.data
-            if data.specialty not in specialties:
-                raise ValueError(f"specialty : spécialité inconnue « {data.specialty} »")
-            unknown = [
-                c for c in data.subspecialties if c not in known_subs.get(data.specialty, ())
-            ]
-            if unknown:
-                raise ValueError(
-                    f"subspecialties : sur-spécialité inconnue pour « {data.specialty} » : "
-                    f"{', '.join(unknown)}"
-                )
             if data.email in seen_emails:
-                raise ValueError(f"email : déjà à la ligne {seen_emails[data.email]}")
-            seen_emails[data.email] = line
+                errors["email"] = f"déjà à la ligne {seen_emails[data.email]}"
+            else:
+                seen_emails[data.email] = line
             if data.rpps:
                 if data.rpps in seen_rpps:
-                    raise ValueError(f"rpps : déjà à la ligne {seen_rpps[data.rpps]}")
-                seen_rpps[data.rpps] = line
-            retired = (
-                set(known_subs.get(data.specialty, ()))
-                if specialties[data.specialty]
-                else retired_subs.get(data.specialty, set())
-            )
-            report.lines.append(
-                await _diff(
+                    errors["rpps"] = f"déjà à la ligne {seen_rpps[data.rpps]}"
+                else:
+                    seen_rpps[data.rpps] = line
+            if data.specialty in specialties and "subspecialties" not in errors:
+                retired = (
+                    set(known_subs.get(data.specialty, ()))
+                    if specialties[data.specialty]
+                    else retired_subs.get(data.specialty, set())
+                )
+                planned = await _diff(
                     session,
                     row,
+                    errors,
                     specialty_retired=specialties[data.specialty],
                     retired_subs=retired,
                 )
+                if not errors:
+                    report.lines.append(planned)
+                    parsed.append(row)
+        if errors:
+            report.errors.append(
+                RosterError(
+                    line=line,
+                    reasons=[
+                        column_error(column, errors[column])
+                        for column in sorted(errors, key=_column_order)
+                    ],
+                )
             )
-            parsed.append(row)
-        except ValueError as exc:
-            report.errors.append(RosterError(line=line, reason=str(exc)))
     return report, parsed
 
 
+def _column_order(column: str) -> int:
+    return COLUMNS.index(column) if column in COLUMNS else len(COLUMNS)
+
+
 async def _diff(
-    session: AsyncSession, row: _Row, *, specialty_retired: bool, retired_subs: set[str]
+    session: AsyncSession,
+    row: _Row,
+    errors: dict[str, str],
+    *,
+    specialty_retired: bool,
+    retired_subs: set[str],
 ) -> RosterLine:
-    """What the line changes; a retired specialty or sub-specialty is given to nobody new."""
+    """What the line changes; a retired specialty or sub-specialty is given to nobody new.
+
+    What the accounts refuse goes in ``errors`` (by column).
+    """
     data = row.data
-    if data.rpps:
+    if data.rpps and "rpps" not in errors:
         holder = (
             await session.execute(select(User.email).where(User.rpps == data.rpps))
         ).scalar_one_or_none()
         if holder is not None and holder != data.email:
-            raise ValueError(f"rpps : déjà utilisé par le compte {holder}")
+            errors["rpps"] = f"déjà utilisé par le compte {holder}"
     user = (
         await session.execute(select(User).where(User.email == data.email))
     ).scalar_one_or_none()
     if user is None:
         if specialty_retired:
-            raise ValueError(f"specialty : spécialité retirée « {data.specialty} »")
-        _refuse_retired(data.subspecialties, set(), retired_subs)
-        return RosterLine(line=row.line, email=data.email, action="create")
+            errors["specialty"] = f"spécialité retirée « {data.specialty} »"
+        _refuse_retired(data.subspecialties, set(), retired_subs, errors)
+        return RosterLine(line=row.line, email=data.email, action="create", account=data)
     if user.role != Role.SPECIALIST:
-        raise ValueError(f"email : le compte {data.email} n'est pas celui d'un spécialiste")
+        errors.setdefault("email", f"le compte {data.email} n'est pas celui d'un spécialiste")
+        return RosterLine(line=row.line, email=data.email, action="unchanged")
     if user.specialty_code != data.specialty:
-        raise ValueError(
-            f"specialty : le compte est en « {user.specialty_code} » ; l'import ne change pas "
+        errors["specialty"] = (
+            f"le compte est en « {user.specialty_code} » ; l'import ne change pas "
             "la spécialité d'un compte"
         )
     current_subs = set(
@@ -295,7 +296,7 @@ async def _diff(
             )
         ).scalars()
     )
-    _refuse_retired(data.subspecialties, current_subs, retired_subs)
+    _refuse_retired(data.subspecialties, current_subs, retired_subs, errors)
     changes = []
     if user.name != data.name.strip():
         changes.append("name")
@@ -319,12 +320,14 @@ async def _diff(
     )
 
 
-def _refuse_retired(wanted: list[str], held: set[str], retired: set[str]) -> None:
+def _refuse_retired(
+    wanted: list[str], held: set[str], retired: set[str], errors: dict[str, str]
+) -> None:
     newly = [code for code in wanted if code in retired and code not in held]
     if newly:
-        raise ValueError(
-            f"subspecialties : sur-spécialité retirée, elle ne peut plus être attribuée : "
-            f"{', '.join(newly)}"
+        errors.setdefault(
+            "subspecialties",
+            f"sur-spécialité retirée, elle ne peut plus être attribuée : {', '.join(newly)}",
         )
 
 

@@ -97,6 +97,7 @@ FIELD_LABELS = {
     "new-subspecialty.specialty": "Spécialité de la sur-spécialité",
     "new-subspecialty.code": "Code de la sur-spécialité",
     "new-subspecialty.name": "Nom de la sur-spécialité",
+    "roster-file": "Fichier CSV du tableau",
 }
 
 

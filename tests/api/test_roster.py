@@ -78,9 +78,9 @@ async def test_one_bad_line_imports_nothing_and_each_is_named(client, ess: Ess) 
     assert sorted(reasons) == [5, 6, 7, 8, 9, 10]
     assert "clé de contrôle" in reasons[5]
     assert "sur-spécialité inconnue" in reasons[6] and "coronaires" in reasons[6]
-    assert "spécialité inconnue « pneumologie »" in reasons[7]
+    assert reasons[7] == "Colonne specialty (spécialité) : spécialité inconnue « pneumologie »"
     assert "déjà à la ligne 2" in reasons[8]
-    assert reasons[9].startswith("capacity")
+    assert reasons[9] == "Colonne capacity (capacité) : nombre entier attendu"
     assert "n'est pas celui d'un spécialiste" in reasons[10]
 
     refused = await upload(client, ess, bad, confirm=True)
@@ -91,16 +91,62 @@ async def test_one_bad_line_imports_nothing_and_each_is_named(client, ess: Ess) 
     assert await specialists(client, ess) == before
 
 
+async def test_every_error_of_a_line_is_reported_with_its_column_in_french(
+    client, ess: Ess
+) -> None:
+    bad = HEADER + (
+        "pas-une-adresse;Dr Six;12345678901;pneumologie;;beaucoup;2026-13-01;hier;peut-être\n"
+    )
+    dry = await upload(client, ess, bad)
+    assert dry.status_code == 200, dry.text
+    [error] = dry.json()["errors"]
+    assert error["line"] == 2
+    assert error["reasons"] == [
+        "Colonne email (adresse e-mail) : adresse e-mail invalide",
+        "Colonne rpps (RPPS) : " + error["reasons"][1].split(" : ", 1)[1],
+        "Colonne specialty (spécialité) : spécialité inconnue « pneumologie »",
+        "Colonne capacity (capacité) : nombre entier attendu",
+        "Colonne membership_start (début d'adhésion) : date attendue au format AAAA-MM-JJ",
+        "Colonne membership_end (fin d'adhésion) : date attendue au format AAAA-MM-JJ",
+        "Colonne advanced_consultations (consultations avancées) : oui ou non attendu",
+    ]
+    assert "clé de contrôle" in error["reasons"][1]
+    assert error["reason"] == " ; ".join(error["reasons"])
+
+    refused = await upload(client, ess, bad, confirm=True)
+    assert refused.status_code == 422
+    messages = [item["message"] for item in refused.json()["errors"]]
+    assert len(messages) == 7 and all(m.startswith("ligne 2 : Colonne ") for m in messages)
+
+
+async def test_a_file_saved_by_excel_in_windows_1252_is_read(client, ess: Ess) -> None:
+    """Excel's « CSV (séparateur : point-virgule) » writes Windows-1252, not UTF-8."""
+    content = HEADER + "helene.lefevre@ess-test.fr;Dr Hélène Lefèvre;;cardiologie;hta;;;;oui\n"
+    response = await client.post(
+        "/api/v1/roster/import",
+        params={"confirm": "true"},
+        files={"file": ("equipe.csv", content.encode("cp1252"), "text/csv")},
+        headers=ess.auth(ess.coordinator),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 1
+    created = (await specialists(client, ess))["helene.lefevre@ess-test.fr"]
+    assert created["name"] == "Dr Hélène Lefèvre"
+
+
 async def test_a_file_that_is_not_a_roster_is_refused(client, ess: Ess) -> None:
     response = await upload(client, ess, "nom,prenom\nA,B\n", confirm=True)
     assert response.status_code == 422
-    assert "Colonnes obligatoires absentes" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert "Colonnes obligatoires absentes" in detail and "name (nom)" in detail
+    # Bytes that neither UTF-8 nor Windows-1252 can read (0x81 is unassigned in both).
     response = await client.post(
         "/api/v1/roster/import",
-        files={"file": ("equipe.csv", "é".encode("latin-1"), "text/csv")},
+        files={"file": ("equipe.csv", b"email;name;specialty\n\x81\x8d;x;y\n", "text/csv")},
         headers=ess.auth(ess.coordinator),
     )
-    assert response.status_code == 422 and "UTF-8" in response.json()["detail"]
+    assert response.status_code == 422
+    assert "UTF-8 ou en Windows-1252" in response.json()["detail"]
 
 
 async def test_only_the_coordinator_imports(client, ess: Ess) -> None:

@@ -46,7 +46,7 @@ def test_a_bad_line_is_named_and_nothing_is_imported(env: dict[str, str], tmp_pa
     result = run(env, "roster", "import", str(roster))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert lines[0] == "ligne 4 : email : adresse e-mail invalide"
+    assert lines[0] == "ligne 4 : Colonne email (adresse e-mail) : adresse e-mail invalide"
     assert lines[-1] == "ess-router: 1 ligne(s) invalide(s) dans equipe.csv : rien n'a été importé"
     assert "Aucun compte" in run(env, "user", "list").stdout
     assert_one_line_error(run(env, "roster", "import", str(tmp_path / "absent.csv")), "absent.csv")
