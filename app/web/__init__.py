@@ -26,6 +26,7 @@ from app.web.requests import (
     RequestFormController,
     RequestListController,
 )
+from app.web.roster import RosterPageController
 from app.web.session import WebSessionMiddleware
 from app.web.specialist import AttachmentViewController, SpecialistActionsController
 from app.web.team import SpecialtyFormController, TeamController
@@ -54,6 +55,7 @@ web_router = Router(
         TeamController,
         TeamAccountController,
         SpecialtyFormController,
+        RosterPageController,
         ReportPageController,
         OperationsController,
     ],
