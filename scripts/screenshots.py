@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from app.web.report import presets as report_presets
 from scripts import specialist_screens
 from tests.notifications.smtp import SmtpServer
 from tests.servers import ServerProcess
@@ -124,7 +125,8 @@ def invitation(server: ServerProcess, smtp: SmtpServer) -> str:
 
 def pages(ids: dict[str, str]) -> list[tuple[str, str, str | None]]:
     """(file name, path, who is logged in) for each page photographed."""
-    year = date.today().year  # the report of this year so far: the seeded requests are in it
+    # The report of the last twelve months (its link on the page): the seeded requests are in it.
+    twelve = report_presets(date.today())[1]
     return [
         *specialist_screens.pages(ids),
         ("connexion", "/connexion", None),
@@ -144,7 +146,7 @@ def pages(ids: dict[str, str]) -> list[tuple[str, str, str | None]]:
         ),
         (
             "coordination-rapport",
-            f"/coordination/rapport?from={year}-01-01&to={year}-12-31",
+            f"/coordination/rapport?from={twelve.first}&to={twelve.last}",
             COORDINATOR.email,
         ),
         ("coordination-exploitation", "/coordination/exploitation", COORDINATOR.email),

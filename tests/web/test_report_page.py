@@ -76,7 +76,7 @@ def test_the_twelve_last_months_are_one_click_away(visit, server) -> None:
     expect(page.get_by_label("Du")).to_have_value(f"{today.year - 1}-01-01")
     expect(page.get_by_label("Au (inclus)")).to_have_value(f"{today.year - 1}-12-31")
     summary = page.locator(".report-summary")
-    expect(summary).to_contain_text("0 demande soumise")
+    expect(summary).to_contain_text("aucune demande soumise")
     expect(summary).to_contain_text(f"La première demande de l'ESS date du {french_date(today)}")
     periods = page.locator(".report-periods")
     expect(periods.get_by_role("listitem").filter(has_text="12 derniers mois")).to_contain_text(
