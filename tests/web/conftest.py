@@ -99,6 +99,16 @@ class Visit:
         self.page = self.context.new_page()
         self.requested: list[str] = []
         self.page.on("request", lambda request: self.requested.append(request.url))
+        # What the browser refused under the page's CSP (a blocked icon, script or style).
+        self.refused: list[str] = []
+        self.page.on(
+            "console",
+            lambda message: (
+                self.refused.append(message.text)
+                if message.type == "error" and "Content Security Policy" in message.text
+                else None
+            ),
+        )
 
     def goto(self, path: str) -> Any:
         return self.page.goto(self.server.url + path)
@@ -151,9 +161,10 @@ def visit(browser: Any, server: ServerProcess) -> Iterator[Any]:
 
     yield open_visit
     for visit in opened:
-        foreign = visit.foreign_requests()
+        foreign, refused = visit.foreign_requests(), visit.refused
         visit.close()
         assert not foreign, f"requests to another origin: {foreign}"
+        assert not refused, f"refused by the page's CSP: {refused}"
 
 
 def api_token(server: ServerProcess, email: str) -> dict[str, str]:
