@@ -104,8 +104,18 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Input should be a valid UUID.*$"), "identifiant (UUID) attendu"),
     (re.compile(r"^Input should be a valid dictionary.*$"), "objet JSON attendu"),
     (re.compile(r"^Input should be a valid list.*$"), "liste attendue"),
+    (
+        re.compile(r"^(?:List|Value|Tuple|Set|Dictionary) should have at most (\d+) items?.*$"),
+        r"\1 éléments au maximum",
+    ),
+    (
+        re.compile(r"^(?:List|Value|Tuple|Set|Dictionary) should have at least (\d+) items?.*$"),
+        r"\1 élément(s) au minimum",
+    ),
     (re.compile(r"^Input should be greater than or equal to (.+)$"), r"au moins \1"),
     (re.compile(r"^Input should be less than or equal to (.+)$"), r"au plus \1"),
+    (re.compile(r"^Input should be greater than (.+)$"), r"plus de \1"),
+    (re.compile(r"^Input should be less than (.+)$"), r"moins de \1"),
     (re.compile(r"^value is not a valid email address: (.*)$"), "adresse e-mail invalide"),
     (re.compile(r"^Extra inputs are not permitted$"), "champ inconnu : il n'est pas accepté ici"),
     (re.compile(r"^Input should be (.+)$"), r"valeur attendue : \1"),

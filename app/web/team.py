@@ -9,6 +9,7 @@ import uuid
 from typing import Any, TypeVar
 
 from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -74,6 +75,11 @@ async def team_context(session: AsyncSession, listing: Listing | None = None) ->
     }
 
 
+def invited(settings: Settings) -> Cookie:
+    """The flash after an invitation: sent, or held while no SMTP server is configured."""
+    return flash_cookie("invited" if settings.smtp.host else "invited_held")
+
+
 class TeamController(Controller):
     path = "/coordination/equipe"
     guards = [requires(Role.COORDINATOR)]
@@ -134,7 +140,7 @@ class TeamController(Controller):
             async with context.db.reading() as read_session:
                 shown = await team_context(read_session)
             raise FormRejected("coordination/team.html", shown, values, errors, status) from exc
-        return Redirect(shown_after, status_code=303, cookies=[flash_cookie("invited")])
+        return Redirect(shown_after, status_code=303, cookies=[invited(settings)])
 
     @post("/comptes/{user_id:uuid}/invitation", name="web_resend_invitation")
     async def resend(
@@ -148,7 +154,7 @@ class TeamController(Controller):
         user = await user_service.get_user(session, user_id)
         await account_service.invite(session, user, now=now, settings=settings)
         return Redirect(
-            Listing(role=user.role).link(), status_code=303, cookies=[flash_cookie("invited")]
+            Listing(role=user.role).link(), status_code=303, cookies=[invited(settings)]
         )
 
     @post("/comptes/{user_id:uuid}/activation", name="web_activation")

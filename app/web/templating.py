@@ -42,6 +42,8 @@ FLASH_MESSAGES = {
     "absence_removed": "L'absence est annulée.",
     "assigned": "La demande est attribuée.",
     "invited": "L'invitation est envoyée.",
+    "invited_held": "L'invitation est prête, mais aucun serveur d'e-mail n'est configuré : "
+    "elle est gardée et partira dès qu'il le sera (voir Exploitation).",
     "deactivated": "Le compte est désactivé.",
     "reactivated": "Le compte est réactivé.",
     "account_saved": "Les modifications du compte sont enregistrées.",

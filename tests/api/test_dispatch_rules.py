@@ -303,6 +303,15 @@ async def test_schedule_and_absence_permissions_and_validation(client, ess: Ess)
         ([{"weekday": 1, "start": "25:00", "end": "26:00"}], "start"),
         ([{"weekday": 1, "start": "08:00:00", "end": "12:00"}], "HH:MM"),
         ([{"weekday": 1, "start": "08:00", "end": 43200}], "HH:MM"),
+        # Said in French, as every limit: not « List should have at most 100 items ».
+        (
+            [
+                {"weekday": 0, "start": f"{h:02d}:{m:02d}", "end": f"{h:02d}:{m + 1:02d}"}
+                for h in range(9)
+                for m in range(0, 24, 2)
+            ],
+            "100 éléments au maximum",
+        ),
     ]:
         response = await set_schedule(client, ess, a, slots, who=a)
         assert response.status_code == 400, response.text

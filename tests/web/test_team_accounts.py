@@ -366,3 +366,16 @@ def test_a_specialist_holding_requests_is_not_deactivated(visit, server) -> None
     )
     browser.check_accessibility()
     assert account(server, SPECIALIST.email)["active"] is True
+
+
+def test_an_invitation_without_a_mail_server_says_it_is_held(visit, server) -> None:
+    """This server has no SMTP server: the page must not claim the e-mail went."""
+    browser = log_in_coordinator(visit)
+    page = browser.page
+    page.get_by_label("Rôle", exact=True).select_option(label="Demandeur")
+    page.get_by_label("Nom affiché").fill("Dr Jeanne Sansmail")
+    page.get_by_label("Adresse e-mail").fill("jeanne.sansmail@cabinet-medical.fr")
+    page.get_by_role("button", name="Inviter").click()
+    expect(page.locator(".flash")).to_contain_text("aucun serveur d'e-mail n'est configuré")
+    # Back on the requesters' list, where she now is.
+    expect(page.locator("#comptes")).to_contain_text("jeanne.sansmail@cabinet-medical.fr")
