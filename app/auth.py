@@ -11,12 +11,14 @@ from litestar.security.jwt import JWTCookieAuth, Token
 
 from app.errors import problem
 from config import Settings
-from models import Role, User
+from models import EndedSession, Role, User
 from models.storage import Database
 
 SESSION_COOKIE = "ess_session"
 # The claim carrying the account's ``credentials_version`` the token was issued under.
 CREDENTIALS_CLAIM = "cv"
+# The login a web session's tokens come from: kept through renewals, ended by logout.
+SESSION_CLAIM = "sid"
 
 ROLE_LABELS = {
     Role.REQUESTER: "demandeur",
@@ -36,8 +38,15 @@ def build_jwt_auth(settings: Settings, db: Database) -> JWTCookieAuth[User, Toke
             user_id = uuid.UUID(token.sub)
         except ValueError:
             return None
+        session_id = token.extras.get(SESSION_CLAIM)
         async with db.single_read() as session:
             user = await session.get(User, user_id)
+            ended = (
+                isinstance(session_id, str)
+                and await session.get(EndedSession, session_id) is not None
+            )
+        if ended:
+            raise problem(401, "Session terminée : vous vous êtes déconnecté. Reconnectez-vous.")
         if user is None or not user.active:
             raise problem(401, "Ce compte n'existe plus ou a été désactivé.")
         if token.extras.get(CREDENTIALS_CLAIM, 0) != user.credentials_version:
@@ -67,15 +76,20 @@ def issue_token(
     *,
     audience: str | None = None,
     expiration: timedelta | None = None,
+    session_id: str | None = None,
 ) -> str:
     """Sign a token for ``user``, valid until its credentials change; an ``audience``
-    narrows it (``app.enrolment``)."""
+    narrows it (``app.enrolment``); a ``session_id`` ties it to a web session, ended by
+    logging out."""
+    extras: dict[str, Any] = {CREDENTIALS_CLAIM: user.credentials_version}
+    if session_id is not None:
+        extras[SESSION_CLAIM] = session_id
     return auth.create_token(
         identifier=str(user.id),
         token_unique_jwt_id=uuid.uuid4().hex,
         token_audience=audience,
         token_expiration=expiration,
-        token_extras={CREDENTIALS_CLAIM: user.credentials_version},
+        token_extras=extras,
     )
 
 

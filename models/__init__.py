@@ -11,6 +11,7 @@ from models.availability import (
     ScheduleUpdate,
     SlotIn,
 )
+from models.ended_session import EndedSession
 from models.key_holder import KeyHolder
 from models.lifecycle import (
     ANSWER_CLOCK_RUNS,
@@ -96,6 +97,7 @@ __all__ = [
     "CloseCreate",
     "DeclineCreate",
     "DeclineReason",
+    "EndedSession",
     "EventKind",
     "EventRead",
     "IllegalTransition",

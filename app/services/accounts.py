@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from config import Settings
 from models import (
     AccountToken,
+    EndedSession,
     NotificationKind,
     OutboxMessage,
     OutboxStatus,
@@ -73,6 +74,17 @@ async def check_new_password(
 def end_sessions(user: User) -> None:
     """Invalidate every login token and session cookie issued to ``user`` so far."""
     user.credentials_version += 1
+
+
+async def end_session(
+    session: AsyncSession, session_id: str, *, now: datetime, lasts: timedelta
+) -> None:
+    """End one web session (its owner logged out): any copy of its cookie is refused until
+    its last token expires (``lasts`` after now). The ended sessions whose tokens have all
+    expired are forgotten."""
+    await session.execute(delete(EndedSession).where(EndedSession.expires_at < now))
+    if await session.get(EndedSession, session_id) is None:
+        session.add(EndedSession(session_id=session_id, ended_at=now, expires_at=now + lasts))
 
 
 async def set_password(

@@ -24,6 +24,7 @@ from app.auth import issue_token
 from app.context import AppContext
 from app.dependencies import DbSession, Keys, Now
 from app.enrolment import ENROLMENT_AUDIENCE, ENROLMENT_TOKEN_TTL
+from app.services import accounts as account_service
 from app.services import second_factor
 from app.services import users as user_service
 from app.web.forms import text_fields
@@ -34,6 +35,7 @@ from app.web.session import (
     login_cookie,
     logout_cookie,
     safe_next,
+    session_id_of,
     session_token,
 )
 from app.web.templating import flash_cookie, page
@@ -182,8 +184,20 @@ class LoginController(Controller):
         return Redirect(target, status_code=303, cookies=[cookie])
 
     @post("/deconnexion", opt={NO_RENEW: True}, name="web_logout")
-    async def logout(self, context: NamedDependency[AppContext]) -> Redirect:
-        """End the session."""
+    async def logout(
+        self,
+        request: Request[Any, Any, Any],
+        context: NamedDependency[AppContext],
+        session: DbSession,
+        now: Now,
+    ) -> Redirect:
+        """End the session: its cookie here, and any copy of it anywhere (its id is kept
+        until every token of it has expired)."""
+        session_id = session_id_of(request.auth)
+        if session_id is not None:
+            await account_service.end_session(
+                session, session_id, now=now, lasts=context.settings.session_idle
+            )
         return Redirect(
             "/connexion",
             status_code=303,

@@ -10,6 +10,7 @@ is renewed as pages are used.
 """
 
 import time
+import uuid
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -22,7 +23,7 @@ from litestar.exceptions import HTTPException
 from litestar.security.jwt import JWTCookieAuth, Token
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import issue_token
+from app.auth import SESSION_CLAIM, issue_token
 from app.context import AppContext
 from app.csrf import CSRF_FORM_FIELD
 from app.enrolment import is_enrolment_only
@@ -48,8 +49,19 @@ def safe_next(value: str | None) -> str:
     return value
 
 
-def session_token(context: AppContext, user: User) -> str:
-    return issue_token(context.jwt_auth, user, expiration=context.settings.session_idle)
+def session_token(context: AppContext, user: User, session_id: str | None = None) -> str:
+    """A page session's token; a new session (a login) unless ``session_id`` is renewed."""
+    return issue_token(
+        context.jwt_auth,
+        user,
+        expiration=context.settings.session_idle,
+        session_id=session_id or uuid.uuid4().hex,
+    )
+
+
+def session_id_of(token: Token) -> str | None:
+    value = token.extras.get(SESSION_CLAIM)
+    return value if isinstance(value, str) else None
 
 
 def login_cookie(context: AppContext, token: str) -> Cookie:
@@ -111,7 +123,8 @@ class WebSessionMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        cookie = login_cookie(context, session_token(context, result.user))
+        renewed = session_token(context, result.user, session_id_of(result.auth))
+        cookie = login_cookie(context, renewed)
 
         async def renewing(message: Message) -> None:
             if message["type"] == "http.response.start":

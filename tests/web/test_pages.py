@@ -87,6 +87,34 @@ async def test_the_session_cookie_is_httponly_samesite_and_idles_out(client, ess
     assert (await client.get("/")).status_code == 303
 
 
+async def test_logging_out_ends_every_copy_of_that_session_and_only_it(client, ess: Ess) -> None:
+    """A copied session cookie (a shared computer, a stolen cookie) dies at logout; the
+    same person's session on another device goes on."""
+    requester = ess.requesters[0]
+    await with_password(ess, requester)
+
+    async def with_cookie(token: str) -> httpx.Response:
+        client.cookies.delete(SESSION_COOKIE)
+        return await client.get("/", headers={"Cookie": f"{SESSION_COOKIE}={token}"})
+
+    await log_in(client, requester.email)
+    other_device = client.cookies[SESSION_COOKIE]
+    client.cookies.clear()
+    await log_in(client, requester.email)
+    copied = client.cookies[SESSION_COOKIE]
+    out = await client.post("/deconnexion", data={"_csrf_token": csrf(client)})
+    assert out.status_code == 303
+    refused = await with_cookie(copied)
+    assert refused.status_code == 303
+    assert refused.headers["location"].startswith("/connexion")
+    api = await client.get(
+        "/api/v1/me", headers={"Cookie": f"{SESSION_COOKIE}={copied}", "Accept": "*/*"}
+    )
+    assert api.status_code == 401
+    assert "vous vous êtes déconnecté" in api.json()["detail"]
+    assert (await with_cookie(other_device)).status_code == 200
+
+
 async def test_a_wrong_password_keeps_the_address_and_says_so(client, ess: Ess) -> None:
     requester = ess.requesters[0]
     await with_password(ess, requester)
