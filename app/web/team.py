@@ -131,7 +131,7 @@ class TeamController(Controller):
                 session, created, now=now, default_capacity=settings.default_capacity, policy=policy
             )
             await account_service.invite(session, user, now=now, settings=settings)
-            shown_after = Listing(role=user.role).link()
+            shown_after = Listing(role=user.role, text=user.email).link()  # the new account
         except (DomainError, FormRejected) as exc:
             if isinstance(exc, DomainError):
                 errors, status = domain_errors(exc), domain_status(exc)
