@@ -189,3 +189,38 @@ async def test_openapi_documents_the_endpoints(client) -> None:
     assert {p["name"] for p in indicators["parameters"]} >= {"from", "to"}
     report = schema["paths"]["/api/v1/reports/activity"]["get"]
     assert {p["name"] for p in report["parameters"]} >= {"from", "to", "format"}
+
+
+async def test_usual_periods_count_their_requests_and_the_first_one(
+    client, ess: Ess, clock
+) -> None:
+    """What the report page says beside each usual period, and since when the ESS works."""
+    from datetime import date
+
+    from app.services.indicators import Period
+    from app.services.indicators.compute import first_submitted_at, submitted_counts
+    from app.web.report import presets
+
+    zone = ess.context.zone
+    async with ess.context.db.reading() as session:
+        assert await first_submitted_at(session) is None
+    clock.set(paris(2026, 2, 28, 23, 30))
+    await submit(client, ess)
+    clock.set(paris(2026, 3, 1, 0, 30))  # 23:30 UTC on 28 February, but March in Paris
+    await submit(client, ess)
+    clock.set(paris(2026, 3, 2, 9, 0))
+    await submit(client, ess)
+    usual = presets(date(2026, 3, 2))
+    assert [p.label for p in usual] == [
+        "Année 2025",
+        "12 derniers mois",
+        "Année 2026 à ce jour",
+        "Février 2026",
+        "Mars 2026 à ce jour",
+    ]
+    assert (usual[1].first, usual[1].last) == (date(2025, 3, 3), date(2026, 3, 2))
+    async with ess.context.db.reading() as session:
+        counts = await submitted_counts(session, [Period(p.first, p.last, zone) for p in usual])
+        first = await first_submitted_at(session)
+    assert counts == [0, 3, 3, 1, 2]
+    assert first == paris(2026, 2, 28, 23, 30)
