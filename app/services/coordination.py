@@ -39,6 +39,7 @@ class PendingRequest:
     request: Request
     reason: str | None  # the dispatcher's explanation, from the latest « pending » event
     waiting_until: datetime | None
+    reason_at: datetime | None = None  # when that explanation was given
 
 
 async def pending_count(session: AsyncSession) -> int:
@@ -63,19 +64,23 @@ async def pending_requests(
             )
         ).scalars()
     )
-    reasons: dict[uuid.UUID, str | None] = {}
+    reasons: dict[uuid.UUID, tuple[str | None, datetime]] = {}
     if requests:
         events = await session.execute(
-            select(RequestEvent.request_id, RequestEvent.detail)
+            select(RequestEvent.request_id, RequestEvent.detail, RequestEvent.at)
             .where(
                 RequestEvent.request_id.in_([r.id for r in requests]),
                 RequestEvent.kind == EventKind.PENDING,
             )
             .order_by(RequestEvent.seq)
         )
-        for request_id, detail in events:
-            reasons[request_id] = (detail or {}).get("reason")
-    return [PendingRequest(r, reasons.get(r.id), r.waiting_until) for r in requests]
+        for request_id, detail, at in events:
+            reasons[request_id] = ((detail or {}).get("reason"), at)
+    shown = []
+    for r in requests:
+        reason, at = reasons.get(r.id, (None, None))
+        shown.append(PendingRequest(r, reason, r.waiting_until, at))
+    return shown
 
 
 @dataclass

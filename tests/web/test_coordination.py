@@ -188,6 +188,8 @@ def test_a_pending_request_is_assigned_by_hand_and_leaves_the_list(visit, server
         page = browser.page
         row = page.locator("#en-attente tr", has_text=pending["reference"])
         expect(row).to_contain_text("aucun spécialiste disponible")
+        # When the dispatcher said so: an explanation may date from a night or a weekend.
+        expect(row).to_contain_text(re.compile(r"Constaté le \d{2}/\d{2}/\d{4}"))
         row.get_by_role("button", name=re.compile("Attribuer")).click()
         expect(page.locator("h1")).to_have_text(f"Attribuer la demande {pending['reference']}")
         expect(page.locator("#repartiteur")).to_contain_text("ne trouverait personne")
