@@ -198,8 +198,10 @@ async def plan_import(
         errors: dict[str, str] = {}
         row = _parse_row(line, cells, errors)
         specialty = row.data.specialty if row else cells.get("specialty", "")
-        if specialty and "specialty" not in errors:
-            if specialty not in specialties:
+        if "specialty" not in errors:
+            if not specialty:
+                errors["specialty"] = "code de spécialité obligatoire"
+            elif specialty not in specialties:
                 errors["specialty"] = f"spécialité inconnue « {specialty} »"
             elif "subspecialties" not in errors:
                 wanted = row.data.subspecialties if row else _codes(cells)

@@ -111,6 +111,16 @@ async def test_every_error_of_a_line_is_reported_with_its_column_in_french(
         "Colonne advanced_consultations (consultations avancées) : oui ou non attendu",
     ]
     assert "clé de contrôle" in error["reasons"][1]
+    # A required cell left empty is an error of its own too.
+    empty = (await upload(client, ess, HEADER + "vide@ess-test.fr;Dr Vide;;;;;;;non\n")).json()
+    assert empty["lines"] == []
+    assert empty["errors"] == [
+        {
+            "line": 2,
+            "reason": "Colonne specialty (spécialité) : code de spécialité obligatoire",
+            "reasons": ["Colonne specialty (spécialité) : code de spécialité obligatoire"],
+        }
+    ]
     assert error["reason"] == " ; ".join(error["reasons"])
 
     refused = await upload(client, ess, bad, confirm=True)
