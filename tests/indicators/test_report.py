@@ -224,3 +224,26 @@ async def test_usual_periods_count_their_requests_and_the_first_one(
         first = await first_submitted_at(session)
     assert counts == [0, 3, 3, 1, 2]
     assert first == paris(2026, 2, 28, 23, 30)
+
+
+async def test_a_name_written_as_a_formula_stays_text_in_the_csv(client, ess: Ess, clock) -> None:
+    """Opened in a spreadsheet, the report runs nothing a sub-specialty's name says."""
+    formula = '=HYPERLINK("http://evil.example";"Cliquez")'
+    renamed = await client.patch(
+        "/api/v1/specialties/cardiologie/subspecialties/rythmologie",
+        json={"name": formula},
+        headers=ess.auth(ess.coordinator),
+    )
+    assert renamed.status_code == 200, renamed.text
+    await answered_request(client, ess, clock)
+    response = await client.get(
+        "/api/v1/reports/activity",
+        params={"from": "2026-03-01", "to": "2026-03-31", "format": "csv"},
+        headers=ess.auth(ess.coordinator),
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + formula in cells
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+    # Numbers stay numbers.
+    assert "1" in cells

@@ -10,6 +10,7 @@ empty cells where nothing applies.
 import csv
 import io
 import json
+import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from operator import attrgetter
@@ -298,10 +299,33 @@ def render_json(report: Report) -> bytes:
     return (json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^-?\d[\d\u202f ]*(?:,\d+)?$")
+
+
+def _inert(cell: object) -> object:
+    """A text cell a spreadsheet shows as it is written: a name such as
+    ``=HYPERLINK(…)`` (chosen by whoever named a sub-specialty) gets a leading ``'``."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) and not _NUMBER.match(cell):
+        return "'" + cell
+    return cell
+
+
+class _InertWriter:
+    """``csv.writer`` whose rows can run nothing when the file is opened in a spreadsheet."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._out = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+
+    def writerow(self, row: list[object]) -> None:
+        self._out.writerow([_inert(cell) for cell in row])
+
+
 def render_csv(report: Report) -> bytes:
     """One sheet: the indicators, then each breakdown, then the notes (``;``, BOM)."""
     buffer = io.StringIO()
-    out = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    out = _InertWriter(buffer)
     out.writerow([report.title])
     out.writerow(["Période", report.period_label])
     out.writerow(["Fuseau horaire", report.timezone])
