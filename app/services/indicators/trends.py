@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    case,
     cast,
     column,
     func,
@@ -69,20 +70,25 @@ def _calendar(weeks: list[tuple[date, datetime, datetime]]) -> Any:
     )
 
 
-def _joined(calendar: Any, *columns: Any) -> Select[Any]:
-    return select(calendar.c.week, *columns).select_from(
-        calendar.join(
-            Request,
-            and_(Request.submitted_at >= calendar.c.start, Request.submitted_at < calendar.c.stop),
-        )
-    )
+def _week_of(weeks: list[tuple[date, datetime, datetime]]) -> Any:
+    """SQLite: the index of the week a submission falls in, from the weeks' ends (SQLite has
+    no index leading with ``submitted_at``: a join on the calendar would scan a whole index
+    once per week, this reads the year's rows once)."""
+    return case(*((Request.submitted_at < stop, index) for index, (_, _, stop) in enumerate(weeks)))
 
 
-def counts_statement(calendar: Any) -> Select[Any]:
+def _in_weeks(weeks: list[tuple[date, datetime, datetime]]) -> Any:
+    return and_(Request.submitted_at >= weeks[0][1], Request.submitted_at < weeks[-1][2])
+
+
+def counts_statement(weeks: list[tuple[date, datetime, datetime]]) -> Select[Any]:
     """Requests submitted and answered per week and priority (SQLite)."""
-    return _joined(
-        calendar, Request.priority, func.count(), func.count(Request.response_hours)
-    ).group_by(calendar.c.week, Request.priority)
+    week = _week_of(weeks).label("week")
+    return (
+        select(week, Request.priority, func.count(), func.count(Request.response_hours))
+        .where(_in_weeks(weeks))
+        .group_by(week, Request.priority)
+    )
 
 
 def weeks_statement_postgres(calendar: Any) -> Select[Any]:
@@ -103,22 +109,20 @@ def weeks_statement_postgres(calendar: Any) -> Select[Any]:
     return select(calendar.c.week, week).select_from(calendar.join(week, true()))
 
 
-def percentiles_statement_sqlite(calendar: Any) -> Select[Any]:
+def percentiles_statement_sqlite(weeks: list[tuple[date, datetime, datetime]]) -> Select[Any]:
     """The ranked values ``percentile_cont`` needs, per week (a window, no percentile in
     SQLite): only the ranks around each fraction leave the database."""
+    week = _week_of(weeks)
     ranked = (
-        _joined(
-            calendar,
+        select(
+            week.label("week"),
             Request.response_hours.label("value"),
-            (
-                func.row_number().over(
-                    partition_by=calendar.c.week, order_by=Request.response_hours
-                )
-                - 1
-            ).label("rank"),
-            func.count().over(partition_by=calendar.c.week).label("n"),
+            (func.row_number().over(partition_by=week, order_by=Request.response_hours) - 1).label(
+                "rank"
+            ),
+            func.count().over(partition_by=week).label("n"),
         )
-        .where(Request.response_hours.is_not(None))
+        .where(_in_weeks(weeks), Request.response_hours.is_not(None))
         .subquery("ranked")
     )
     wanted = []
@@ -133,26 +137,23 @@ def percentiles_statement_sqlite(calendar: Any) -> Select[Any]:
 async def weekly(session: AsyncSession, today: date, zone: ZoneInfo) -> list[Week]:
     """The last ``WEEKS`` local weeks, oldest first."""
     weeks = weeks_ending(today, zone)
-    calendar = _calendar(weeks)
     submitted: dict[int, dict[Priority, int]] = {}
     answered: dict[int, int] = {}
     found: dict[int, tuple[float, float]] = {}
     if session.bind.dialect.name == "postgresql":
         for week, *totals, done, values in (
-            await session.execute(weeks_statement_postgres(calendar))
+            await session.execute(weeks_statement_postgres(_calendar(weeks)))
         ).all():
             submitted[week] = dict(zip(Priority, totals, strict=True))
             answered[week] = done
             if values is not None:
                 found[week] = (float(values[0]), float(values[1]))
     else:
-        for week, priority, total, done in (
-            await session.execute(counts_statement(calendar))
-        ).all():
+        for week, priority, total, done in (await session.execute(counts_statement(weeks))).all():
             submitted.setdefault(week, {})[Priority(priority)] = total
             answered[week] = answered.get(week, 0) + done
         ranked: dict[int, tuple[int, dict[int, float]]] = {}
-        rows = (await session.execute(percentiles_statement_sqlite(calendar))).all()
+        rows = (await session.execute(percentiles_statement_sqlite(weeks))).all()
         for week, rank, count, value in rows:
             ranked.setdefault(week, (count, {}))[1][rank] = float(value)
         for week, (count, values) in ranked.items():
