@@ -109,6 +109,7 @@ def test_the_guide_and_the_template_lead_to_a_file_that_imports(visit, server) -
     guide.locator("summary").click()
     expect(guide.get_by_role("table")).to_contain_text("Début d'adhésion")
     expect(guide).to_contain_text("cardiologie pour Cardiologie")
+    browser.check_accessibility()
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Télécharger le modèle de fichier (CSV)").click()
@@ -131,6 +132,7 @@ def test_the_guide_and_the_template_lead_to_a_file_that_imports(visit, server) -
         "Spécialiste « Dr Anne Martin », Cardiologie ; sur-spécialités : "
         "Hypertension artérielle, Rythmologie ; capacité : 4 ; RPPS 10000000017"
     )
+    browser.check_accessibility()
     assert "anne.martin@example.org" not in emails(server)
 
 
