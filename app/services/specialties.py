@@ -9,11 +9,15 @@ already names it (requests, the specialists who cover it) keeps it and carries o
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import (
+    AWAITING_ANSWER,
+    Request,
+    Role,
     Specialty,
     SpecialtyCreate,
     SpecialtyRead,
@@ -22,6 +26,7 @@ from models import (
     SubspecialtyCreate,
     SubspecialtyRead,
     SubspecialtyUpdate,
+    User,
 )
 from models.audit import note
 from models.errors import ConflictError, InvalidInputError, NotFoundError
@@ -288,3 +293,23 @@ async def retired_codes(session: AsyncSession, specialty_code: str) -> tuple[boo
         ).scalars()
     )
     return retired, subs
+
+
+async def retirement_impact(session: AsyncSession, code: str) -> dict[str, Any]:
+    """What retiring a specialty changes: who covers it, what is open in it."""
+    specialty = await get_specialty(session, code)
+    specialists = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.specialty_code == code, User.role == Role.SPECIALIST, User.active)
+    )
+    open_requests = await session.scalar(
+        select(func.count())
+        .select_from(Request)
+        .where(Request.specialty_code == code, Request.status.in_(AWAITING_ANSWER))
+    )
+    return {
+        "specialty": specialty,
+        "specialists": specialists or 0,
+        "open_requests": open_requests or 0,
+    }

@@ -328,9 +328,16 @@ class SpecialtyFormController(Controller):
         session: NamedDependency[AsyncSession],
         now: NamedDependency[Any],
         current_user: NamedDependency[User],
-    ) -> Redirect:
-        """Retire a specialty (``retired=true``) or put it back in service."""
-        retired = text_fields(await request.form()).get("retired") == "true"
+    ) -> Redirect | Template:
+        """Retire a specialty (``retired=true``; once confirmed, after a page saying what it
+        changes) or put it back in service."""
+        values = text_fields(await request.form())
+        retired = values.get("retired") == "true"
+        if retired and values.get("confirm") != "oui":
+            impact = await specialty_service.retirement_impact(session, code)
+            return page(
+                request, "coordination/retire.html", section="coordination", tab="team", **impact
+            )
         await specialty_service.update_specialty(
             session, code, SpecialtyUpdate(retired=retired), now=now, actor_id=current_user.id
         )

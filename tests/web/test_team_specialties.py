@@ -86,6 +86,11 @@ def test_a_specialty_created_renamed_and_retired_leaves_the_request_form(visit, 
 
     # Retired, it is no longer offered; the page says so and offers to put it back.
     page.get_by_role("button", name="Retirer Neurologie adulte").click()
+    # A whole specialty: first what it changes, then the choice.
+    expect(page.locator("h1")).to_have_text("Retirer la spécialité Neurologie adulte ?")
+    expect(page.locator("main")).to_contain_text("Aucune demande n'est en cours")
+    coordinator.check_accessibility()
+    page.get_by_role("button", name="Retirer Neurologie adulte").click()
     expect(page.locator(".flash")).to_contain_text("La spécialité est retirée")
     expect(row).to_contain_text("Retirée")
     expect(page.get_by_role("button", name="Remettre en service Neurologie adulte")).to_be_visible()
