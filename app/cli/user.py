@@ -139,38 +139,31 @@ async def set_password_(context: AppContext, email: str) -> None:
 @click.argument("email")
 @with_context
 async def deactivate(context: AppContext, email: str) -> None:
-    async with context.db.transaction() as session:
-        account = await get_user_by_email(session, email)
-        if not account.active:
-            click.echo(f"Le compte {account.email} est déjà désactivé.")
-            return
-        await update_user(
-            session,
-            account,
-            UserUpdate(active=False),
-            now=context.clock.now(),
-            policy=context.policy,
-        )
-    click.echo(f"Compte {account.email} désactivé.")
+    await _set_active(context, email, active=False)
 
 
 @user.command("reactivate", help="Réactive un compte désactivé.")
 @click.argument("email")
 @with_context
 async def reactivate(context: AppContext, email: str) -> None:
+    await _set_active(context, email, active=True)
+
+
+async def _set_active(context: AppContext, email: str, *, active: bool) -> None:
+    done = "réactivé" if active else "désactivé"
     async with context.db.transaction() as session:
         account = await get_user_by_email(session, email)
-        if account.active:
-            click.echo(f"Le compte {account.email} est déjà actif.")
+        if account.active == active:
+            click.echo(f"Le compte {account.email} est déjà {'actif' if active else done}.")
             return
         await update_user(
             session,
             account,
-            UserUpdate(active=True),
+            UserUpdate(active=active),
             now=context.clock.now(),
             policy=context.policy,
         )
-    click.echo(f"Compte {account.email} réactivé.")
+    click.echo(f"Compte {account.email} {done}.")
 
 
 def _prompt_password() -> str:
