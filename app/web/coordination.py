@@ -8,11 +8,11 @@ specialist from ``app.services.coordination``. Never clinical content.
 import asyncio
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +33,8 @@ from models.errors import DomainError, InvalidInputError
 
 RequestId = FromPath[uuid.UUID]
 WINDOW_DAYS = 30
+# An ESS behind on hundreds of requests would get a page of hundreds of rows.
+ALERTS_SHOWN = 50
 # The figures compared, in order: (key of the indicators, label, kind).
 FIGURES = (
     ("teleexpertise_count", "Demandes envoyées", "count"),
@@ -128,8 +130,10 @@ class CoordinationController(Controller):
         request: Request[Any, Any, Any],
         context: NamedDependency[AppContext],
         now: NamedDependency[Any],
+        every_alert: Annotated[bool, QueryParameter(name="toutes-alertes")] = False,
     ) -> Template:
-        """Delays at a glance: the figures, the charts, the alerts, the stuck requests."""
+        """Delays at a glance: the figures, the charts, the alerts (the most overdue first,
+        ``ALERTS_SHOWN`` of them unless all are asked for), the stuck requests."""
         zone = context.zone
         today = now.astimezone(zone).date()
         (first, last), (before_first, before_last) = windows(today)
@@ -164,8 +168,9 @@ class CoordinationController(Controller):
                         else None,
                         "deadline": alert_deadline(a, now),
                     }
-                    for a in alerts
+                    for a in (alerts if every_alert else alerts[:ALERTS_SHOWN])
                 ],
+                "alerts_total": len(alerts),
                 "pending": pending,
                 "pending_total": pending_total,
                 "specialty_names": display.specialty_names(specialties),

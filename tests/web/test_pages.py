@@ -325,3 +325,33 @@ async def test_an_unknown_address_is_a_french_page_for_a_browser_and_a_problem_f
     assert api.json()["detail"] == "Ressource introuvable."
     script = await client.get("/nulle-part")  # a client that does not ask for HTML
     assert script.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_the_dashboard_shows_the_most_overdue_alerts_and_all_on_request(
+    client, ess: Ess, clock, monkeypatch
+) -> None:
+    """An ESS hundreds of requests behind gets a readable page, and every alert one click away."""
+    from app.web import coordination
+    from sla.engine import fire_due
+
+    monkeypatch.setattr(coordination, "ALERTS_SHOWN", 2)
+    for _ in range(3):
+        await client.post(
+            "/api/v1/requests", json=request_payload(), headers=ess.auth(ess.requesters[0])
+        )
+    clock.advance(timedelta(days=7))
+    await fire_due(ess.context.db, now=clock.now(), policy=ess.context.policy)
+    await with_password(ess, ess.coordinator)
+    await log_in(client, ess.coordinator.email)
+
+    def alert_rows(html: str) -> int:
+        section = html.split('id="alertes"')[1].split("</section>")[0]
+        return section.count("<tr>") - 1  # the header's row
+
+    page = await client.get("/coordination")
+    assert "Alertes de délai (3)" in page.text
+    assert alert_rows(page.text) == 2
+    assert "Les 2 demandes les plus en retard sont affichées, sur 3." in page.text
+    every = await client.get("/coordination?toutes-alertes=true")
+    assert alert_rows(every.text) == 3
+    assert "plus en retard sont affichées" not in every.text
