@@ -16,6 +16,9 @@ from sqlmodel import SQLModel
 
 # Line breaks and tabs are part of prose (a question, an answer, a message).
 _PROSE_CONTROLS = frozenset("\t\n\r")
+# Bidirectional embeddings, overrides and isolates: in a name they make « Dr Tnaib »
+# display as « Dr Bient », whatever the page does.
+_BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 
 
 def _refuse(value: str, allowed: frozenset[str]) -> str:
@@ -31,6 +34,11 @@ def _refuse(value: str, allowed: frozenset[str]) -> str:
 
 
 def _single_line(value: str) -> str:
+    for char in value:
+        if char in _BIDI_CONTROLS:
+            raise ValueError(
+                f"caractère de contrôle interdit (U+{ord(char):04X}, sens d'écriture forcé)"
+            )
     return _refuse(value, frozenset())
 
 

@@ -85,7 +85,12 @@ async def list_absences(session: AsyncSession, user: User) -> list[AbsenceRead]:
 async def add_absence(
     session: AsyncSession, user: User, data: AbsenceCreate, *, now: datetime
 ) -> AbsenceRead:
-    """Record an absence; requests already held stay with the specialist."""
+    """Record an absence; requests already held stay with the specialist. One already over
+    would change nothing and show nowhere: it is refused."""
+    if data.end <= now:
+        raise InvalidInputError(
+            "Cette absence est déjà terminée : indiquez une fin à venir.", field="end"
+        )
     absence = Absence(
         user_id=user.id, start_at=data.start, end_at=data.end, reason=data.reason, created_at=now
     )

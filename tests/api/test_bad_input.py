@@ -561,6 +561,14 @@ def control_character_cases(ess: Ess) -> list[tuple[str, str, object, dict, str]
             request_payload(question="Palpitations\x1b[2J ?"),
             "question",
         ),
+        (
+            # A right-to-left override: the name would display backwards.
+            "POST",
+            "/api/v1/specialties",
+            ess.coordinator,
+            {"code": "dermatologie", "name": "Derm\u202eeigolota", "subspecialties": []},
+            "name",
+        ),
     ]
 
 

@@ -323,6 +323,15 @@ async def test_schedule_and_absence_permissions_and_validation(client, ess: Ess)
     )
     assert response.status_code == 400
     assert "fin de l'absence" in response.text
+    # Already over (the clock is on 2 March 2026): it would show nowhere and change nothing.
+    response = await client.post(
+        f"/api/v1/users/{a.id}/absences",
+        json={"start": "2020-06-01T00:00:00+02:00", "end": "2020-06-15T00:00:00+02:00"},
+        headers=ess.auth(a),
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "end"
+    assert "déjà terminée" in response.json()["detail"]
     response = await client.delete(
         f"/api/v1/users/{a.id}/absences/00000000-0000-0000-0000-000000000000", headers=ess.auth(a)
     )
