@@ -7,7 +7,7 @@ already names it (requests, the specialists who cover it) keeps it and carries o
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -181,6 +181,35 @@ def _retire(row: Specialty | Subspecialty, retired: bool | None, now: datetime) 
     return True
 
 
+async def _apply_update(
+    session: AsyncSession,
+    row: Specialty | Subspecialty,
+    data: SpecialtyUpdate | SubspecialtyUpdate,
+    check_name: Callable[[str], Awaitable[None]],
+    *,
+    now: datetime,
+    actor_id: uuid.UUID | None,
+    action: str,
+    detail: dict[str, object],
+) -> None:
+    """Rename ``row`` (its name checked by ``check_name``), retire it or put it back in
+    service; one audit entry for what changed, none if nothing did."""
+    changes: dict[str, object] = {}
+    if "name" in data.model_fields_set:
+        if data.name is None:
+            raise InvalidInputError("Le nom ne peut pas être vide.", field="name")
+        name = _clean_name(data.name, "name")
+        if name != row.name:
+            await check_name(name)
+            changes["name"] = {"from": row.name, "to": name}
+            row.name = name
+    if _retire(row, data.retired, now):
+        changes["retired"] = data.retired
+    if changes:
+        await session.flush()
+        note(session, at=now, actor_id=actor_id, action=action, detail={**detail, **changes})
+
+
 async def update_specialty(
     session: AsyncSession,
     code: str,
@@ -191,26 +220,20 @@ async def update_specialty(
 ) -> SpecialtyRead:
     """Rename a specialty, retire it or put it back in service (its code stays)."""
     specialty = await get_specialty(session, code)
-    changes: dict[str, object] = {}
-    if "name" in data.model_fields_set:
-        if data.name is None:
-            raise InvalidInputError("Le nom ne peut pas être vide.", field="name")
-        name = _clean_name(data.name, "name")
-        if name != specialty.name:
-            await _check_specialty_name(session, name, owner=specialty.code)
-            changes["name"] = {"from": specialty.name, "to": name}
-            specialty.name = name
-    if _retire(specialty, data.retired, now):
-        changes["retired"] = data.retired
-    if changes:
-        await session.flush()
-        note(
-            session,
-            at=now,
-            actor_id=actor_id,
-            action="specialty.update",
-            detail={"code": specialty.code, **changes},
-        )
+
+    async def check_name(name: str) -> None:
+        await _check_specialty_name(session, name, owner=specialty.code)
+
+    await _apply_update(
+        session,
+        specialty,
+        data,
+        check_name,
+        now=now,
+        actor_id=actor_id,
+        action="specialty.update",
+        detail={"code": specialty.code},
+    )
     return await _read(session, specialty)
 
 
@@ -255,26 +278,20 @@ async def update_subspecialty(
     """Rename a sub-specialty, retire it or put it back in service (its code stays)."""
     specialty = await get_specialty(session, code)
     sub = await get_subspecialty(session, specialty, sub_code)
-    changes: dict[str, object] = {}
-    if "name" in data.model_fields_set:
-        if data.name is None:
-            raise InvalidInputError("Le nom ne peut pas être vide.", field="name")
-        name = _clean_name(data.name, "name")
-        if name != sub.name:
-            await _check_sub_name(session, specialty, name, owner=sub.code)
-            changes["name"] = {"from": sub.name, "to": name}
-            sub.name = name
-    if _retire(sub, data.retired, now):
-        changes["retired"] = data.retired
-    if changes:
-        await session.flush()
-        note(
-            session,
-            at=now,
-            actor_id=actor_id,
-            action="subspecialty.update",
-            detail={"specialty": specialty.code, "code": sub.code, **changes},
-        )
+
+    async def check_name(name: str) -> None:
+        await _check_sub_name(session, specialty, name, owner=sub.code)
+
+    await _apply_update(
+        session,
+        sub,
+        data,
+        check_name,
+        now=now,
+        actor_id=actor_id,
+        action="subspecialty.update",
+        detail={"specialty": specialty.code, "code": sub.code},
+    )
     return await _read(session, specialty)
 
 
