@@ -96,7 +96,7 @@ def method_not_allowed(
 def _page_above(request: Request[Any, Any, Any], path: str) -> str:
     """The nearest address above ``path`` that a page answers (the home page at worst)."""
     pages = [
-        re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", route.path) + "$")
+        re.compile("[^/]+".join(map(re.escape, re.split(r"\{[^}]+\}", route.path))) + "$")
         for route in request.app.routes
         if isinstance(route, HTTPRoute) and "GET" in route.methods
     ]
