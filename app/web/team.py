@@ -6,6 +6,7 @@ Every change goes through the services the API uses (``users``, ``accounts``, ``
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from litestar import Controller, Request, get, post
@@ -227,6 +228,26 @@ class SpecialtyFormController(Controller):
             shown = await team_context(read_session)
         return FormRejected("coordination/team.html", shown, values, errors, status)
 
+    async def _rename(
+        self,
+        context: AppContext,
+        key: str,
+        name: str,
+        change: Callable[[str], Awaitable[None]],
+        flash: str,
+    ) -> Redirect:
+        """Rename through ``change`` (its field named ``key``); a refusal shows the team page
+        with the message beside that row's field and the name typed."""
+        try:
+            await change(key)
+        except FormRejected as exc:
+            raise await self._rejected(context, {key: name}, exc.errors, 422) from exc
+        except DomainError as exc:
+            raise await self._rejected(
+                context, {key: name}, {key: str(exc)}, domain_status(exc)
+            ) from exc
+        return Redirect(SPECIALTIES, status_code=303, cookies=[flash_cookie(flash)])
+
     @post("/specialites", name="web_specialty_create")
     async def create_specialty(
         self,
@@ -303,8 +324,8 @@ class SpecialtyFormController(Controller):
     ) -> Redirect:
         """Give a specialty another name (its code stays)."""
         name = text_fields(await request.form()).get("name", "")
-        key = f"specialty-name.{code}"
-        try:
+
+        async def change(key: str) -> None:
             await specialty_service.update_specialty(
                 session,
                 code,
@@ -312,13 +333,10 @@ class SpecialtyFormController(Controller):
                 now=now,
                 actor_id=current_user.id,
             )
-        except FormRejected as exc:
-            raise await self._rejected(context, {key: name}, exc.errors, 422) from exc
-        except DomainError as exc:
-            raise await self._rejected(
-                context, {key: name}, {key: str(exc)}, domain_status(exc)
-            ) from exc
-        return Redirect(SPECIALTIES, status_code=303, cookies=[flash_cookie("specialty_renamed")])
+
+        return await self._rename(
+            context, f"specialty-name.{code}", name, change, "specialty_renamed"
+        )
 
     @post("/specialites/{code:str}/etat", name="web_specialty_state")
     async def specialty_state(
@@ -357,8 +375,8 @@ class SpecialtyFormController(Controller):
     ) -> Redirect:
         """Give a sub-specialty another name (its code stays)."""
         name = text_fields(await request.form()).get("name", "")
-        key = f"subspecialty-name.{code}.{sub}"
-        try:
+
+        async def change(key: str) -> None:
             await specialty_service.update_subspecialty(
                 session,
                 code,
@@ -367,14 +385,9 @@ class SpecialtyFormController(Controller):
                 now=now,
                 actor_id=current_user.id,
             )
-        except FormRejected as exc:
-            raise await self._rejected(context, {key: name}, exc.errors, 422) from exc
-        except DomainError as exc:
-            raise await self._rejected(
-                context, {key: name}, {key: str(exc)}, domain_status(exc)
-            ) from exc
-        return Redirect(
-            SPECIALTIES, status_code=303, cookies=[flash_cookie("subspecialty_renamed")]
+
+        return await self._rename(
+            context, f"subspecialty-name.{code}.{sub}", name, change, "subspecialty_renamed"
         )
 
     @post("/specialites/{code:str}/sous-specialites/{sub:str}/etat", name="web_subspecialty_state")

@@ -69,6 +69,18 @@ def test_a_specialty_created_renamed_and_retired_leaves_the_request_form(visit, 
     expect(page.locator("#f-specialty-name-dermatologie-error")).to_have_text(
         "Une spécialité s'appelle déjà « cardiologie »."
     )
+    # A sub-specialty too, beside its own row.
+    page.get_by_label("Nouveau nom de la sur-spécialité Épilepsie (Neurologie adulte)").fill(
+        "Épileptologie"
+    )
+    page.get_by_role("button", name="Renommer Épilepsie (Neurologie adulte)").click()
+    expect(page.locator(".flash")).to_have_text("La sur-spécialité est renommée.")
+    expect(page.locator("#specialites")).to_contain_text("Épileptologie")
+    page.get_by_label("Nouveau nom de la sur-spécialité Épileptologie (Neurologie adulte)").fill(
+        "Épilepsie"
+    )
+    page.get_by_role("button", name="Renommer Épileptologie (Neurologie adulte)").click()
+    expect(page.locator(".flash")).to_have_text("La sur-spécialité est renommée.")
     coordinator.goto("/coordination/equipe")
     expect(page.get_by_label("Nouveau nom de la spécialité Dermatologie")).to_have_value(
         "Dermatologie"
