@@ -180,6 +180,18 @@ async def _wind_down(now: datetime, history: History, name: str) -> None:
 
 
 async def _leave(now: datetime, history: History, name: str, last_day: date) -> None:
+    """The account is deactivated once they hold nothing more: nothing new has come to them
+    for a week (capacity 0), and what they hold they finish first."""
+    found = _by_name(history, name)
+    if found is None:
+        return
+    session = await history.session()
+    user = await session.get(User, found.id)
+    assert user is not None
+    await session.refresh(user)  # the open count the database keeps
+    if user.open_count:
+        history.at(now + timedelta(days=1), _leave, history, name, last_day)
+        return
     await _update(history, name, now, UserUpdate(active=False, member_until=last_day))
 
 
