@@ -18,7 +18,7 @@ import pytest
 
 from tests.notifications.smtp import SmtpServer
 from tests.servers import ServerProcess
-from tests.web.seed import PASSWORD, seed_database
+from tests.web.seed import COORDINATOR, PASSWORD, seed_database
 
 CHROMIUM = Path(os.environ.get("ESS_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE_BROWSER = os.environ.get("ESS_REQUIRE_BROWSER") == "1"
@@ -165,6 +165,26 @@ def visit(browser: Any, server: ServerProcess) -> Iterator[Any]:
         visit.close()
         assert not foreign, f"requests to another origin: {foreign}"
         assert not refused, f"refused by the page's CSP: {refused}"
+
+
+def api(server: ServerProcess, email: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """A call to the server's API as ``email``; it must succeed."""
+    response = httpx.request(
+        method, f"{server.url}/api/v1{path}", headers=api_token(server, email), **kwargs
+    )
+    assert response.status_code < 400, response.text
+    return response
+
+
+def log_in_to_team(visit: Any, **options: Any) -> Any:
+    """A browser logged in as the coordinator, on the team page."""
+    from playwright.sync_api import expect  # imported where a browser runs
+
+    browser = visit(**options)
+    browser.goto("/coordination/equipe")
+    browser.login(COORDINATOR.email)
+    expect(browser.page.locator("h1")).to_have_text("L'équipe")
+    return browser
 
 
 def api_token(server: ServerProcess, email: str) -> dict[str, str]:

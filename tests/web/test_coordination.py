@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.notifications.smtp import SmtpServer
 from tests.servers import ServerProcess
-from tests.web.conftest import PHONE, api_token
+from tests.web.conftest import PHONE, api, api_token
 from tests.web.seed import COORDINATOR, REQUESTER, SPECIALIST, seed_database
 
 pytestmark = pytest.mark.browser
@@ -54,14 +54,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterat
     process.env["ESS_BASE_URL"] = process.url
     with process:
         yield process
-
-
-def api(server: ServerProcess, email: str, method: str, path: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
-    response = httpx.request(
-        method, f"{server.url}/api/v1{path}", headers=api_token(server, email), **kwargs
-    )
-    assert response.status_code < 400, response.text
-    return response
 
 
 def submit(server: ServerProcess, priority: str = "standard") -> dict:  # type: ignore[type-arg]

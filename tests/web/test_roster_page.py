@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.servers import ServerProcess
-from tests.web.conftest import PHONE, api_token
+from tests.web.conftest import PHONE, api_token, log_in_to_team
 from tests.web.seed import COORDINATOR, SPECIALIST, seed_database
 
 pytestmark = pytest.mark.browser
@@ -36,14 +36,6 @@ def emails(server: ServerProcess) -> set[str]:
     return {user["email"] for user in response.json()}
 
 
-def log_in_coordinator(visit, **options):  # type: ignore[no-untyped-def]
-    browser = visit(**options)
-    browser.goto("/coordination/equipe")
-    browser.login(COORDINATOR.email)
-    expect(browser.page.locator("h1")).to_have_text("L'équipe")
-    return browser
-
-
 def check(browser, content: bytes | None) -> None:  # type: ignore[no-untyped-def]
     """Send ``content`` (None: no file chosen) with « Vérifier le fichier »."""
     page = browser.page
@@ -57,7 +49,7 @@ def check(browser, content: bytes | None) -> None:  # type: ignore[no-untyped-de
 def test_an_unreadable_file_brings_the_team_page_back_with_the_message_at_the_field(
     visit, server
 ) -> None:
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     page = browser.page
     before = emails(server)
     field = page.get_by_label("Fichier CSV", exact=True)
@@ -102,7 +94,7 @@ def test_an_unreadable_file_brings_the_team_page_back_with_the_message_at_the_fi
 
 
 def test_the_guide_and_the_template_lead_to_a_file_that_imports(visit, server) -> None:
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     page = browser.page
     page.get_by_role("link", name="le guide des colonnes").click()
     guide = page.locator("#tableau-guide")
@@ -137,7 +129,7 @@ def test_the_guide_and_the_template_lead_to_a_file_that_imports(visit, server) -
 
 
 def test_each_line_says_every_error_and_each_change_in_french(visit, server) -> None:
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     page = browser.page
     before = emails(server)
     roster = HEADER + (
@@ -173,7 +165,7 @@ def test_each_line_says_every_error_and_each_change_in_french(visit, server) -> 
     assert emails(server) == before
 
     # At 375 px the page still reads: nothing wider than the screen.
-    phone = log_in_coordinator(visit, viewport=PHONE, is_mobile=True)
+    phone = log_in_to_team(visit, viewport=PHONE, is_mobile=True)
     phone.fits_width()
     check(phone, roster.encode())
     expect(phone.page.locator(".error-summary")).to_contain_text("Ligne 3 (7 erreurs)")

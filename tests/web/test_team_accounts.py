@@ -6,14 +6,13 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 from stdnum import luhn
 
 from app.web.display import french_date
 from tests.servers import ServerProcess
-from tests.web.conftest import PHONE, api_token
+from tests.web.conftest import PHONE, api, log_in_to_team
 from tests.web.seed import COORDINATOR, REQUESTER, SPECIALIST, seed_database
 
 pytestmark = pytest.mark.browser
@@ -37,25 +36,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         yield process
 
 
-def api(server: ServerProcess, email: str, method: str, path: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
-    response = httpx.request(
-        method, f"{server.url}/api/v1{path}", headers=api_token(server, email), **kwargs
-    )
-    assert response.status_code < 400, response.text
-    return response
-
-
 def account(server: ServerProcess, email: str) -> dict:  # type: ignore[type-arg]
     users = api(server, COORDINATOR.email, "GET", "/users").json()
     return next(u for u in users if u["email"] == email)
-
-
-def log_in_coordinator(visit, **options):  # type: ignore[no-untyped-def]
-    browser = visit(**options)
-    browser.goto("/coordination/equipe")
-    browser.login(COORDINATOR.email)
-    expect(browser.page.locator("h1")).to_have_text("L'équipe")
-    return browser
 
 
 def open_account(browser, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -93,7 +76,7 @@ def plant_request(server: ServerProcess) -> dict:  # type: ignore[type-arg]
 
 def test_the_coordinator_changes_a_specialists_account(visit, server) -> None:
     request = plant_request(server)
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     page = browser.page
     open_account(browser, SPECIALIST.name)
     browser.check_accessibility()
@@ -154,7 +137,7 @@ def test_the_coordinator_changes_a_specialists_account(visit, server) -> None:
 
 def test_the_coordinator_keeps_a_specialists_schedule_and_absences(visit, server) -> None:
     claire = account(server, SPECIALIST.email)
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     page = browser.page
     open_account(browser, SPECIALIST.name)
 
@@ -212,7 +195,7 @@ def test_the_coordinator_keeps_a_specialists_schedule_and_absences(visit, server
 
 def test_a_requesters_page_refuses_a_bad_rpps_beside_the_field(visit, server) -> None:
     before = account(server, REQUESTER.email)
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     page = browser.page
     page.get_by_role("link", name=re.compile(r"^Demandeurs \(\d+\)$")).click()
     open_account(browser, REQUESTER.name)
@@ -251,7 +234,7 @@ def test_a_requesters_page_refuses_a_bad_rpps_beside_the_field(visit, server) ->
 
 
 def test_the_account_page_reads_on_a_phone(visit, server) -> None:
-    phone = log_in_coordinator(visit, viewport=PHONE, is_mobile=True)
+    phone = log_in_to_team(visit, viewport=PHONE, is_mobile=True)
     open_account(phone, SPECIALIST.name)
     phone.fits_width()
     phone.check_accessibility()
@@ -260,7 +243,7 @@ def test_the_account_page_reads_on_a_phone(visit, server) -> None:
 
 
 def test_an_unknown_account_is_a_page_not_found(visit, server) -> None:
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     response = browser.goto("/coordination/equipe/comptes/00000000-0000-0000-0000-000000000000")
     assert response is not None and response.status == 404
     expect(browser.page.locator("main")).to_contain_text("Utilisateur introuvable.")
@@ -276,7 +259,7 @@ def test_a_retired_specialty_is_offered_only_to_who_has_it(visit, server) -> Non
         json={"retired": True},
     )
     try:
-        browser = log_in_coordinator(visit)
+        browser = log_in_to_team(visit)
         page = browser.page
         open_account(browser, SPECIALIST.name)
         options = page.get_by_label("Spécialité").locator("option").all_inner_texts()
@@ -316,7 +299,7 @@ def test_the_accounts_are_listed_by_role_searched_and_by_page(visit, server) -> 
                 "name": f"Dr Généraliste {number:02d}",
             },
         )
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     page = browser.page
     accounts = page.locator("#comptes")
     # Specialists first: no requester among them.
@@ -358,7 +341,7 @@ def test_the_accounts_are_listed_by_role_searched_and_by_page(visit, server) -> 
 def test_a_specialist_holding_requests_is_not_deactivated(visit, server) -> None:
     """Their requests would wait for nobody: the page says so, and nothing changes."""
     plant_request(server)
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     page = browser.page
     page.get_by_role("button", name=f"Désactiver le compte de {SPECIALIST.name}").click()
     expect(page.locator(".error-summary")).to_contain_text(
@@ -370,7 +353,7 @@ def test_a_specialist_holding_requests_is_not_deactivated(visit, server) -> None
 
 def test_an_invitation_without_a_mail_server_says_it_is_held(visit, server) -> None:
     """This server has no SMTP server: the page must not claim the e-mail went."""
-    browser = log_in_coordinator(visit)
+    browser = log_in_to_team(visit)
     page = browser.page
     page.get_by_label("Rôle", exact=True).select_option(label="Demandeur")
     page.get_by_label("Nom affiché").fill("Dr Jeanne Sansmail")
